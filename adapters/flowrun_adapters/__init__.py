@@ -1,0 +1,1 @@
+"""Storage and driving adapters for flowrun-core."""

@@ -1,0 +1,3 @@
+"""The distribution's version, read by setuptools at build time."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,186 @@
+"""**Protocol**: the storage port and the injectable factories the service runs on.
+
+The meaning of every method is pinned by ``flowrun_core.testing.RepositoryContract``, which
+any adapter's test module subclasses. In short:
+
+* **Missing is** ``None``, never an exception: the service decides what a miss means.
+* **Values handed out are copies**, never aliases of stored state, and values passed in are
+  copied before they are stored.
+* :meth:`Repository.create_flow_run` is the one atomic create-or-return-existing on
+  ``(flow_id, idempotency_key)``.
+* :meth:`Repository.transaction` is the unit of work: every write inside it is undone if the
+  block raises. Transactions nest; an inner one that raises undoes only its own writes.
+* Driver failures surface only as :class:`flowrun_core.errors.StorageError` subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from flowrun_core.models import (
+    Created,
+    Deployment,
+    Flow,
+    FlowRun,
+    InfrastructureDocument,
+    State,
+    TaskRun,
+    Variable,
+    WorkPool,
+    WorkQueue,
+)
+
+Clock = Callable[[], datetime]
+"""**Protocol**: returns the current time as an aware ``datetime``."""
+
+IdFactory = Callable[[], UUID]
+"""**Protocol**: returns a new unique id for a run or a state."""
+
+NameFactory = Callable[[], str]
+"""**Protocol**: returns a new run name (Prefect: an adjective-animal slug)."""
+
+
+class Repository(Protocol):
+    """**Protocol**: storage for everything the create-flow-run rules read and write.
+
+    Reads return ``None`` for a missing entity. Seeding methods (``add_*``) insert one
+    entity and raise :class:`~flowrun_core.errors.StorageIntegrityError` when its id (or
+    its unique name) is taken or a reference it holds does not exist.
+    """
+
+    # -- unit of work -------------------------------------------------------------------
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group reads and writes into one all-or-nothing unit; nested calls are savepoints."""
+        ...
+
+    def close(self) -> None:
+        """Release the store; any later call raises ``StorageClosed``."""
+        ...
+
+    # -- reads --------------------------------------------------------------------------
+
+    def get_flow(self, flow_id: UUID, /) -> Flow | None:
+        """The flow with this id."""
+        ...
+
+    def get_deployment(self, deployment_id: UUID, /) -> Deployment | None:
+        """The deployment with this id."""
+        ...
+
+    def get_work_pool(self, work_pool_id: UUID, /) -> WorkPool | None:
+        """The work pool with this id."""
+        ...
+
+    def get_work_pool_by_name(self, name: str, /) -> WorkPool | None:
+        """The work pool with this exact (case-sensitive) name."""
+        ...
+
+    def get_work_queue(self, work_queue_id: UUID, /) -> WorkQueue | None:
+        """The work queue with this id."""
+        ...
+
+    def get_work_queue_by_name(self, work_pool_id: UUID, name: str, /) -> WorkQueue | None:
+        """The queue with this exact name inside this pool (never one of another pool)."""
+        ...
+
+    def list_work_queues(self, work_pool_id: UUID, /) -> Sequence[WorkQueue]:
+        """Every queue of this pool, in creation order."""
+        ...
+
+    def get_variable(self, name: str, /) -> Variable | None:
+        """The workspace variable with this name."""
+        ...
+
+    def get_task_run(self, task_run_id: UUID, /) -> TaskRun | None:
+        """The task run with this id."""
+        ...
+
+    def get_infrastructure_document(self, document_id: UUID, /) -> InfrastructureDocument | None:
+        """The block document with this id."""
+        ...
+
+    def get_flow_run(self, flow_run_id: UUID, /) -> FlowRun | None:
+        """The flow run with this id."""
+        ...
+
+    def get_flow_run_by_idempotency_key(self, flow_id: UUID, key: str, /) -> FlowRun | None:
+        """The run of this flow that holds this idempotency key (``""`` included)."""
+        ...
+
+    def list_flow_runs(
+        self,
+        *,
+        flow_id: UUID | None = None,
+        deployment_id: UUID | None = None,
+        limit: int | None = None,
+    ) -> Sequence[FlowRun]:
+        """Runs in creation order, optionally filtered; ``limit`` keeps the first ones."""
+        ...
+
+    def count_flow_runs(self) -> int:
+        """How many flow runs are stored."""
+        ...
+
+    # -- writes -------------------------------------------------------------------------
+
+    def create_flow_run(self, flow_run: FlowRun, /) -> Created[FlowRun]:
+        """Insert ``flow_run``, or return the stored run with the same flow and key.
+
+        * A *truthy* ``idempotency_key`` that a run of the same ``flow_id`` already holds:
+          nothing is written; the stored run is returned with ``created=False``.
+        * Otherwise the run is inserted and returned with ``created=True``.
+        * ``None`` never conflicts. ``""`` is stored as a key, so a second ``""`` for the same
+          flow violates the unique index: ``StorageIntegrityError``, as in Prefect.
+        * A ``flow_id``, ``work_queue_id``, ``infrastructure_document_id`` or
+          ``parent_task_run_id`` that does not exist: ``StorageIntegrityError``.
+        * Atomic under concurrency: racing callers with one new key get one run, and exactly
+          one of them ``created=True``.
+        """
+        ...
+
+    def create_work_queue(self, work_queue: WorkQueue, /) -> WorkQueue:
+        """Insert a queue; a taken ``(work_pool_id, name)`` raises ``StorageIntegrityError``."""
+        ...
+
+    def set_task_run_state(self, task_run_id: UUID, state: State, /) -> None:
+        """Replace a task run's state; a missing task run raises ``StorageIntegrityError``."""
+        ...
+
+    # -- seeding ------------------------------------------------------------------------
+
+    def add_flow(self, flow: Flow, /) -> None:
+        """Register a flow."""
+        ...
+
+    def add_deployment(self, deployment: Deployment, /) -> None:
+        """Register a deployment; its flow and (if set) its work queue must exist."""
+        ...
+
+    def add_work_pool(self, work_pool: WorkPool, /) -> None:
+        """Register a work pool (names are unique)."""
+        ...
+
+    def add_variable(self, variable: Variable, /) -> None:
+        """Register a workspace variable (names are unique)."""
+        ...
+
+    def add_task_run(self, task_run: TaskRun, /) -> None:
+        """Register a task run; its flow run, if set, must exist."""
+        ...
+
+    def add_infrastructure_document(self, document: InfrastructureDocument, /) -> None:
+        """Register a block document."""
+        ...
+
+    def add_flow_run(self, flow_run: FlowRun, /) -> None:
+        """Insert a pre-existing run as is, with the same constraints as ``create_flow_run``.
+
+        A taken id, or a non-null key the flow already holds, raises
+        ``StorageIntegrityError``.
+        """
+        ...
