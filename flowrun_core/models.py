@@ -8,7 +8,7 @@ reads them.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Generic, Literal, TypeAlias, TypeVar
 from uuid import UUID
 
@@ -42,7 +42,6 @@ __all__ = [
     "WorkQueue",
     "copy_json",
     "copy_json_object",
-    "utc_now",
 ]
 
 
@@ -335,7 +334,3 @@ class Created(Generic[T]):
     value: T
     created: bool
 
-
-def utc_now() -> datetime:
-    """The default clock: an aware UTC ``datetime``."""
-    return datetime.now(UTC)

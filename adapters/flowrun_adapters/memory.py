@@ -1,0 +1,328 @@
+"""The in-memory storage adapter: the reference model of the storage port.
+
+It enforces the same constraints as the SQLite adapter (unique ids and names, the unique
+index on ``(flow_id, idempotency_key)``, foreign keys), stores copies of what it is given
+and hands out copies of what it stores. One re-entrant lock serialises every call, and a
+transaction holds it from start to end, so concurrent threads see whole units of work.
+Rollback replays an undo log, so its cost is that of the writes it undoes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from uuid import UUID
+
+import attrs
+
+from flowrun_core.errors import StorageClosed, StorageIntegrityError
+from flowrun_core.json_types import copy_json
+from flowrun_core.models import (
+    Created,
+    Deployment,
+    Flow,
+    FlowRun,
+    InfrastructureDocument,
+    State,
+    TaskRun,
+    Variable,
+    WorkPool,
+    WorkQueue,
+)
+from flowrun_core.ports import Repository
+
+__all__ = ["InMemoryRepository"]
+
+_T = TypeVar("_T")
+
+
+def _copy(value: _T) -> _T:
+    """A copy of an attrs value whose dicts and lists (at any depth) are fresh."""
+    changes: dict[str, Any] = {}
+    for field in attrs.fields(type(value)):  # type: ignore[misc]
+        current = getattr(value, field.name)
+        if isinstance(current, dict | list):
+            changes[field.name] = copy_json(current)
+        elif attrs.has(type(current)):
+            changes[field.name] = _copy(current)
+    return attrs.evolve(value, **changes) if changes else value  # type: ignore[misc]
+
+
+class InMemoryRepository(Repository):
+    """A thread-safe, in-process :class:`~flowrun_core.ports.Repository`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._closed = False
+        self._undo: list[Callable[[], None]] = []
+        self._depth = 0
+        self._flows: dict[UUID, Flow] = {}
+        self._deployments: dict[UUID, Deployment] = {}
+        self._pools: dict[UUID, WorkPool] = {}
+        self._pool_names: dict[str, UUID] = {}
+        self._queues: dict[UUID, WorkQueue] = {}
+        self._queue_names: dict[tuple[UUID, str], UUID] = {}
+        self._variables: dict[str, Variable] = {}
+        self._task_runs: dict[UUID, TaskRun] = {}
+        self._documents: dict[UUID, InfrastructureDocument] = {}
+        self._runs: dict[UUID, FlowRun] = {}
+        self._run_keys: dict[tuple[UUID, str], UUID] = {}
+
+    # -- unit of work -------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Hold the lock for the whole unit; undo its writes if the block raises."""
+        with self._lock:
+            self._check_open()
+            mark = len(self._undo)
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._rollback_to(mark)
+                raise
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._undo.clear()
+
+    def _rollback_to(self, mark: int) -> None:
+        while len(self._undo) > mark:
+            self._undo.pop()()
+
+    def close(self) -> None:
+        """Drop everything; later calls raise ``StorageClosed``."""
+        with self._lock:
+            self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageClosed("The repository is closed.")
+
+    def _put(self, table: dict[Any, Any], key: object, value: object) -> None:
+        """Write one entry, recording how to undo it when inside a transaction."""
+        if self._depth:
+            if key in table:
+                previous = table[key]
+                self._undo.append(lambda: table.__setitem__(key, previous))
+            else:
+                self._undo.append(lambda: table.pop(key, None))
+        table[key] = value
+
+    # -- reads --------------------------------------------------------------------------
+
+    def _read(self, table: dict[Any, _T], key: object) -> _T | None:
+        with self._lock:
+            self._check_open()
+            value = table.get(key)
+            return None if value is None else _copy(value)
+
+    def get_flow(self, flow_id: UUID, /) -> Flow | None:
+        """The flow with this id."""
+        return self._read(self._flows, flow_id)
+
+    def get_deployment(self, deployment_id: UUID, /) -> Deployment | None:
+        """The deployment with this id."""
+        return self._read(self._deployments, deployment_id)
+
+    def get_work_pool(self, work_pool_id: UUID, /) -> WorkPool | None:
+        """The work pool with this id."""
+        return self._read(self._pools, work_pool_id)
+
+    def get_work_pool_by_name(self, name: str, /) -> WorkPool | None:
+        """The work pool with this exact name."""
+        with self._lock:
+            self._check_open()
+            return self._read(self._pools, self._pool_names.get(name))
+
+    def get_work_queue(self, work_queue_id: UUID, /) -> WorkQueue | None:
+        """The work queue with this id."""
+        return self._read(self._queues, work_queue_id)
+
+    def get_work_queue_by_name(self, work_pool_id: UUID, name: str, /) -> WorkQueue | None:
+        """The queue with this exact name inside this pool."""
+        with self._lock:
+            self._check_open()
+            return self._read(self._queues, self._queue_names.get((work_pool_id, name)))
+
+    def list_work_queues(self, work_pool_id: UUID, /) -> Sequence[WorkQueue]:
+        """Every queue of this pool, in creation order."""
+        with self._lock:
+            self._check_open()
+            return [q for q in self._queues.values() if q.work_pool_id == work_pool_id]
+
+    def get_variable(self, name: str, /) -> Variable | None:
+        """The workspace variable with this name."""
+        return self._read(self._variables, name)
+
+    def get_task_run(self, task_run_id: UUID, /) -> TaskRun | None:
+        """The task run with this id."""
+        return self._read(self._task_runs, task_run_id)
+
+    def get_infrastructure_document(self, document_id: UUID, /) -> InfrastructureDocument | None:
+        """The block document with this id."""
+        return self._read(self._documents, document_id)
+
+    def get_flow_run(self, flow_run_id: UUID, /) -> FlowRun | None:
+        """The flow run with this id."""
+        return self._read(self._runs, flow_run_id)
+
+    def get_flow_run_by_idempotency_key(self, flow_id: UUID, key: str, /) -> FlowRun | None:
+        """The run of this flow that holds this key."""
+        with self._lock:
+            self._check_open()
+            return self._read(self._runs, self._run_keys.get((flow_id, key)))
+
+    def list_flow_runs(
+        self,
+        *,
+        flow_id: UUID | None = None,
+        deployment_id: UUID | None = None,
+        limit: int | None = None,
+    ) -> Sequence[FlowRun]:
+        """Runs in creation order, optionally filtered."""
+        with self._lock:
+            self._check_open()
+            found: list[FlowRun] = []
+            for run in self._runs.values():
+                if limit is not None and len(found) >= limit:
+                    break
+                if flow_id is not None and run.flow_id != flow_id:
+                    continue
+                if deployment_id is not None and run.deployment_id != deployment_id:
+                    continue
+                found.append(_copy(run))
+            return found
+
+    def count_flow_runs(self) -> int:
+        """How many flow runs are stored."""
+        with self._lock:
+            self._check_open()
+            return len(self._runs)
+
+    # -- writes -------------------------------------------------------------------------
+
+    def _check_run_references(self, run: FlowRun) -> None:
+        if run.flow_id not in self._flows:
+            raise StorageIntegrityError(f"Flow {run.flow_id} does not exist.")
+        if run.work_queue_id is not None and run.work_queue_id not in self._queues:
+            raise StorageIntegrityError(f"Work queue {run.work_queue_id} does not exist.")
+        document = run.infrastructure_document_id
+        if document is not None and document not in self._documents:
+            raise StorageIntegrityError(f"Infrastructure document {document} does not exist.")
+        parent = run.parent_task_run_id
+        if parent is not None and parent not in self._task_runs:
+            raise StorageIntegrityError(f"Task run {parent} does not exist.")
+
+    def _insert_run(self, run: FlowRun) -> None:
+        if run.id in self._runs:
+            raise StorageIntegrityError(f"Flow run {run.id} already exists.")
+        key = run.idempotency_key
+        if key is not None and (run.flow_id, key) in self._run_keys:
+            raise StorageIntegrityError(
+                f"Flow {run.flow_id} already has a run with idempotency key {key!r}."
+            )
+        self._check_run_references(run)
+        if key is not None:
+            self._put(self._run_keys, (run.flow_id, key), run.id)
+        self._put(self._runs, run.id, _copy(run))
+
+    def create_flow_run(self, flow_run: FlowRun, /) -> Created[FlowRun]:
+        """Insert, or return the run of the same flow holding the same truthy key."""
+        with self._lock:
+            self._check_open()
+            if flow_run.idempotency_key:
+                existing = self._run_keys.get((flow_run.flow_id, flow_run.idempotency_key))
+                if existing is not None:
+                    return Created(value=_copy(self._runs[existing]), created=False)
+            self._insert_run(flow_run)
+            return Created(value=_copy(flow_run), created=True)
+
+    def add_flow_run(self, flow_run: FlowRun, /) -> None:
+        """Insert a pre-existing run as is."""
+        with self._lock:
+            self._check_open()
+            self._insert_run(flow_run)
+
+    def create_work_queue(self, work_queue: WorkQueue, /) -> WorkQueue:
+        """Insert a queue; its pool must exist and its name be free in that pool."""
+        with self._lock:
+            self._check_open()
+            if work_queue.id in self._queues:
+                raise StorageIntegrityError(f"Work queue {work_queue.id} already exists.")
+            if work_queue.work_pool_id not in self._pools:
+                raise StorageIntegrityError(f"Work pool {work_queue.work_pool_id} does not exist.")
+            name_key = (work_queue.work_pool_id, work_queue.name)
+            if name_key in self._queue_names:
+                raise StorageIntegrityError(
+                    f"Work pool {work_queue.work_pool_id} already has a queue named "
+                    f"{work_queue.name!r}."
+                )
+            self._put(self._queue_names, name_key, work_queue.id)
+            self._put(self._queues, work_queue.id, work_queue)
+            return work_queue
+
+    def set_task_run_state(self, task_run_id: UUID, state: State, /) -> None:
+        """Replace a task run's state."""
+        with self._lock:
+            self._check_open()
+            task_run = self._task_runs.get(task_run_id)
+            if task_run is None:
+                raise StorageIntegrityError(f"Task run {task_run_id} does not exist.")
+            self._put(self._task_runs, task_run_id, attrs.evolve(task_run, state=_copy(state)))
+
+    # -- seeding ------------------------------------------------------------------------
+
+    def _add_unique(self, table: dict[Any, Any], key: object, value: object, what: str) -> None:
+        if key in table:
+            raise StorageIntegrityError(f"{what} {key} already exists.")
+        self._put(table, key, _copy(value))
+
+    def add_flow(self, flow: Flow, /) -> None:
+        """Register a flow."""
+        with self._lock:
+            self._check_open()
+            self._add_unique(self._flows, flow.id, flow, "Flow")
+
+    def add_deployment(self, deployment: Deployment, /) -> None:
+        """Register a deployment; its flow and work queue must exist."""
+        with self._lock:
+            self._check_open()
+            if deployment.flow_id not in self._flows:
+                raise StorageIntegrityError(f"Flow {deployment.flow_id} does not exist.")
+            queue = deployment.work_queue_id
+            if queue is not None and queue not in self._queues:
+                raise StorageIntegrityError(f"Work queue {queue} does not exist.")
+            self._add_unique(self._deployments, deployment.id, deployment, "Deployment")
+
+    def add_work_pool(self, work_pool: WorkPool, /) -> None:
+        """Register a work pool."""
+        with self._lock:
+            self._check_open()
+            if work_pool.name in self._pool_names:
+                raise StorageIntegrityError(f"Work pool {work_pool.name!r} already exists.")
+            self._add_unique(self._pools, work_pool.id, work_pool, "Work pool")
+            self._put(self._pool_names, work_pool.name, work_pool.id)
+
+    def add_variable(self, variable: Variable, /) -> None:
+        """Register a workspace variable."""
+        with self._lock:
+            self._check_open()
+            self._add_unique(self._variables, variable.name, variable, "Variable")
+
+    def add_task_run(self, task_run: TaskRun, /) -> None:
+        """Register a task run; its flow run, if set, must exist."""
+        with self._lock:
+            self._check_open()
+            if task_run.flow_run_id is not None and task_run.flow_run_id not in self._runs:
+                raise StorageIntegrityError(f"Flow run {task_run.flow_run_id} does not exist.")
+            self._add_unique(self._task_runs, task_run.id, task_run, "Task run")
+
+    def add_infrastructure_document(self, document: InfrastructureDocument, /) -> None:
+        """Register a block document."""
+        with self._lock:
+            self._check_open()
+            self._add_unique(self._documents, document.id, document, "Infrastructure document")

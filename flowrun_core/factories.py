@@ -1,0 +1,33 @@
+"""The default clock, id and name factories; tests and harnesses inject their own."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+
+import coolname
+
+_SLUG = re.compile(r"^[a-z]+-[a-z]+$")
+# Words we never put in a generated run name.
+_BLOCKED_WORDS = frozenset({"sexy", "demonic", "psycho", "bloody", "jihad", "nazi"})
+
+
+def utc_now() -> datetime:
+    """The current time as an aware UTC ``datetime``."""
+    return datetime.now(UTC)
+
+
+def new_uuid() -> uuid.UUID:
+    """A random version-4 UUID (Prefect's run ids are ``uuid4``)."""
+    return uuid.uuid4()
+
+
+def adjective_animal_slug() -> str:
+    """A two-word ``adjective-animal`` run name, such as ``crimson-otter``."""
+    while True:
+        words = coolname.generate(2)
+        if _BLOCKED_WORDS.isdisjoint(words):
+            slug = "-".join(words)
+            if _SLUG.match(slug):
+                return slug

@@ -1,0 +1,31 @@
+"""Parameters: the shallow merge over the deployment's defaults, and the enforcement switch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flowrun_core.json_types import JSON, copy_json
+
+
+def merge_parameters(
+    deployment_parameters: Mapping[str, JSON], request_parameters: Mapping[str, JSON]
+) -> dict[str, JSON]:
+    """Return a new dict: the deployment's defaults, shallowly updated by the request's.
+
+    A request key replaces the deployment's value for that key completely (nested objects
+    are not merged) and ``None`` is an ordinary value. Key order is the deployment's keys,
+    then new request keys. Neither input is mutated and the result shares no containers
+    with them.
+    """
+    merged = {key: copy_json(value) for key, value in deployment_parameters.items()}
+    for key, value in request_parameters.items():
+        merged[key] = copy_json(value)
+    return merged
+
+
+def effective_enforcement(
+    request_flag: bool | None,  # noqa: FBT001 - mirrors Prefect's tri-state field
+    deployment_flag: bool,  # noqa: FBT001
+) -> bool:
+    """The request's flag wins when it is not ``None``; otherwise the deployment's."""
+    return deployment_flag if request_flag is None else request_flag

@@ -1,0 +1,292 @@
+"""The public seeding API: register the entities a run is created from, as Prefect would.
+
+:class:`Seeder` applies Prefect's creation-time defaults through the storage port, so the
+library can be used on its own (without a Prefect server) and tests seed exactly what
+Prefect would have stored:
+
+* a work pool is created with a ``default`` queue at priority 1;
+* a deployment's labels are the flow's, then ``prefect.flow.id``, then its own;
+* a deployment's queue is resolved as Prefect does (pool and queue, pool only, queue only
+  in ``default-agent-pool``, or none);
+* a pre-existing run without a state gets a PENDING one.
+
+Every method writes inside one unit of work and returns the stored value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from uuid import UUID
+
+import attrs
+
+from flowrun_core.factories import adjective_animal_slug, new_uuid, utc_now
+from flowrun_core.json_types import JSON
+from flowrun_core.models import (
+    Deployment,
+    Flow,
+    FlowRun,
+    FlowRunPolicy,
+    InfrastructureDocument,
+    LabelValue,
+    State,
+    StateDetails,
+    StateType,
+    TaskRun,
+    Variable,
+    WorkPool,
+    WorkQueue,
+)
+from flowrun_core.ports import Clock, IdFactory, NameFactory, Repository
+from flowrun_core.rules.state import apply_initial_state
+from flowrun_core.rules.tags_labels import FLOW_ID_LABEL, deployment_labels, run_labels
+from flowrun_core.rules.work_queue import lowest_free_priority
+
+__all__ = ["DEFAULT_AGENT_POOL", "DEFAULT_QUEUE", "Seeder"]
+
+DEFAULT_QUEUE = "default"
+"""The name of the queue every work pool is created with."""
+
+DEFAULT_AGENT_POOL = "default-agent-pool"
+"""The pool Prefect puts a deployment's queue in when the deployment names no pool."""
+
+
+class Seeder:
+    """Creates flows, pools, queues, variables, documents, deployments and runs.
+
+    Args:
+        repository: where to write.
+        clock: "now" for creation timestamps.
+        new_id: ids for every new entity.
+        new_name: names of pre-existing runs created without one.
+    """
+
+    def __init__(
+        self,
+        repository: Repository,
+        *,
+        clock: Clock = utc_now,
+        new_id: IdFactory = new_uuid,
+        new_name: NameFactory = adjective_animal_slug,
+    ) -> None:
+        self.repository = repository
+        self.clock = clock
+        self.new_id = new_id
+        self.new_name = new_name
+
+    def flow(
+        self,
+        name: str,
+        *,
+        tags: Iterable[str] = (),
+        labels: Mapping[str, LabelValue] | None = None,
+        id: UUID | None = None,  # noqa: A002 - the entity's own field name
+    ) -> Flow:
+        """Register a flow."""
+        flow = Flow(id=id or self.new_id(), name=name, tags=tuple(tags), labels=dict(labels or {}))
+        self.repository.add_flow(flow)
+        return flow
+
+    def work_pool(
+        self,
+        name: str,
+        *,
+        type: str = "process",  # noqa: A002 - the entity's own field name
+        base_job_template: Mapping[str, JSON] | None = None,
+        work_queues: Iterable[str] = (),
+    ) -> WorkPool:
+        """Register a pool with its ``default`` queue, then the named queues in order."""
+        default_queue_id = self.new_id()
+        pool = WorkPool(
+            id=self.new_id(),
+            name=name,
+            type=type,
+            base_job_template=dict(base_job_template or {}),
+            default_queue_id=default_queue_id,
+        )
+        with self.repository.transaction():
+            self.repository.add_work_pool(pool)
+            self.repository.create_work_queue(
+                WorkQueue(id=default_queue_id, name=DEFAULT_QUEUE, work_pool_id=pool.id, priority=1)
+            )
+            for queue_name in work_queues:
+                self.work_queue(name, queue_name)
+        return pool
+
+    def work_queue(self, pool_name: str, name: str) -> WorkQueue:
+        """The named queue of the named pool, created at the lowest free priority if missing."""
+        with self.repository.transaction():
+            pool = self.repository.get_work_pool_by_name(pool_name)
+            if pool is None:
+                raise LookupError(f"Work pool {pool_name!r} does not exist.")
+            existing = self.repository.get_work_queue_by_name(pool.id, name)
+            if existing is not None:
+                return existing
+            priority = lowest_free_priority(
+                q.priority for q in self.repository.list_work_queues(pool.id)
+            )
+            return self.repository.create_work_queue(
+                WorkQueue(id=self.new_id(), name=name, work_pool_id=pool.id, priority=priority)
+            )
+
+    def variable(self, name: str, value: JSON = None, *, tags: Iterable[str] = ()) -> Variable:
+        """Register a workspace variable."""
+        variable = Variable(id=self.new_id(), name=name, value=value, tags=tuple(tags))
+        self.repository.add_variable(variable)
+        return variable
+
+    def infrastructure_document(
+        self, name: str = "", data: Mapping[str, JSON] | None = None
+    ) -> InfrastructureDocument:
+        """Register a block document (the target of ``infrastructure_document_id``)."""
+        document = InfrastructureDocument(id=self.new_id(), name=name, data=dict(data or {}))
+        self.repository.add_infrastructure_document(document)
+        return document
+
+    def deployment(
+        self,
+        flow: Flow,
+        name: str,
+        *,
+        parameters: Mapping[str, JSON] | None = None,
+        tags: Iterable[str] = (),
+        labels: Mapping[str, LabelValue] | None = None,
+        parameter_openapi_schema: Mapping[str, JSON] | None = None,
+        has_parameter_schema: bool = True,
+        enforce_parameter_schema: bool = True,
+        version: str | None = None,
+        description: str | None = None,
+        work_pool_name: str | None = None,
+        work_queue_name: str | None = None,
+        job_variables: Mapping[str, JSON] | None = None,
+        paused: bool = False,
+        infrastructure_document_id: UUID | None = None,
+    ) -> Deployment:
+        """Register a deployment of ``flow`` with Prefect's creation defaults.
+
+        ``parameter_openapi_schema`` defaults to the empty schema ``{}``; pass
+        ``has_parameter_schema=False`` for a deployment stored with no schema (``null``).
+        """
+        with self.repository.transaction():
+            queue = self._deployment_queue(work_pool_name, work_queue_name)
+            schema: dict[str, JSON] | None = None
+            if has_parameter_schema:
+                schema = dict(parameter_openapi_schema or {})
+            deployment = Deployment(
+                id=self.new_id(),
+                flow_id=flow.id,
+                name=name,
+                version=version,
+                description=description,
+                parameters=dict(parameters or {}),
+                tags=tuple(dict.fromkeys(tags)),
+                labels=deployment_labels(
+                    flow_labels=flow.labels, flow_id=flow.id, own_labels=labels
+                ),
+                parameter_openapi_schema=schema,
+                enforce_parameter_schema=enforce_parameter_schema,
+                work_queue_name=None if queue is None else queue.name,
+                work_queue_id=None if queue is None else queue.id,
+                work_pool_name=None if queue is None else self._pool_name(queue),
+                infrastructure_document_id=infrastructure_document_id,
+                job_variables=dict(job_variables or {}),
+                paused=paused,
+            )
+            self.repository.add_deployment(deployment)
+        return deployment
+
+    def _pool_name(self, queue: WorkQueue) -> str | None:
+        pool = self.repository.get_work_pool(queue.work_pool_id)
+        return None if pool is None else pool.name
+
+    def _deployment_queue(
+        self, work_pool_name: str | None, work_queue_name: str | None
+    ) -> WorkQueue | None:
+        if work_pool_name:
+            pool = self.repository.get_work_pool_by_name(work_pool_name)
+            if pool is None:
+                raise LookupError(f"Work pool {work_pool_name!r} does not exist.")
+            return self.work_queue(work_pool_name, work_queue_name or DEFAULT_QUEUE)
+        if work_queue_name:
+            if self.repository.get_work_pool_by_name(DEFAULT_AGENT_POOL) is None:
+                self.work_pool(DEFAULT_AGENT_POOL)
+            return self.work_queue(DEFAULT_AGENT_POOL, work_queue_name)
+        return None
+
+    def flow_run(
+        self,
+        *,
+        flow: Flow | None = None,
+        deployment: Deployment | None = None,
+        name: str | None = None,
+        parameters: Mapping[str, JSON] | None = None,
+        tags: Iterable[str] = (),
+        idempotency_key: str | None = None,
+        state_type: StateType = StateType.PENDING,
+        state_name: str | None = None,
+        labels: Mapping[str, LabelValue] | None = None,
+    ) -> FlowRun:
+        """Insert a pre-existing run (as Prefect's plain ``POST /flow_runs/`` would).
+
+        Give a ``deployment`` (the run then belongs to it and to its flow) or a ``flow``.
+        Without a state the run is PENDING.
+        """
+        if deployment is not None:
+            flow_id = deployment.flow_id
+            run_labels_ = run_labels(
+                deployment_labels=deployment.labels,
+                flow_id=flow_id,
+                deployment_id=deployment.id,
+                request_labels=labels,
+            )
+        elif flow is not None:
+            flow_id = flow.id
+            run_labels_ = {**flow.labels, FLOW_ID_LABEL: str(flow_id), **(labels or {})}
+        else:
+            msg = "a pre-existing run needs a flow or a deployment"
+            raise ValueError(msg)
+        state = State(
+            id=self.new_id(),
+            type=state_type,
+            name=state_type.default_name if state_name is None else state_name,
+            timestamp=self.clock(),
+        )
+        if state_type is StateType.SCHEDULED:
+            state = attrs.evolve(state, state_details=StateDetails(scheduled_time=state.timestamp))
+        created = self.clock()
+        run = FlowRun(
+            id=self.new_id(),
+            created=created,
+            updated=created,
+            name=name or self.new_name(),
+            flow_id=flow_id,
+            deployment_id=None if deployment is None else deployment.id,
+            deployment_version=None if deployment is None else deployment.version,
+            parameters=dict(parameters or {}),
+            idempotency_key=idempotency_key,
+            empirical_policy=FlowRunPolicy(),
+            tags=tuple(sorted(set(tags))),
+            labels=run_labels_,
+        )
+        run = apply_initial_state(run, state)
+        self.repository.add_flow_run(run)
+        return run
+
+    def task_run(
+        self,
+        *,
+        flow_run: FlowRun | None = None,
+        name: str = "",
+        task_key: str = "task",
+        dynamic_key: str = "0",
+    ) -> TaskRun:
+        """Register a task run, optionally inside ``flow_run``."""
+        task_run = TaskRun(
+            id=self.new_id(),
+            flow_run_id=None if flow_run is None else flow_run.id,
+            name=name,
+            task_key=task_key,
+            dynamic_key=dynamic_key,
+        )
+        self.repository.add_task_run(task_run)
+        return task_run

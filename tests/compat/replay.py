@@ -1,0 +1,230 @@
+"""Replay compat scenarios through flowrun-core's wire façade and normalise the answers.
+
+Setup entities are created with the public seeding API (:class:`flowrun_core.seeding.Seeder`)
+on a fresh repository per scenario, in the order the compat README §1.1 gives; requests go
+through :func:`flowrun_core.wire.handle_create_flow_run`, and the answers are normalised with
+``normalise.py`` exactly as Prefect's were.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import normalise as nm  # noqa: E402
+
+from flowrun_core.models import Deployment, Flow, FlowRun, StateType  # noqa: E402
+from flowrun_core.ports import Repository  # noqa: E402
+from flowrun_core.seeding import DEFAULT_AGENT_POOL, Seeder  # noqa: E402
+from flowrun_core.service import FlowRunService  # noqa: E402
+from flowrun_core.wire import handle_create_flow_run  # noqa: E402
+
+JSON = Any
+
+
+def _deployment_json(dep: Deployment) -> dict[str, JSON]:
+    return {
+        "id": str(dep.id),
+        "flow_id": str(dep.flow_id),
+        "version": dep.version,
+        "parameters": dep.parameters,
+        "tags": list(dep.tags),
+        "labels": dep.labels,
+        "parameter_openapi_schema": dep.parameter_openapi_schema,
+        "enforce_parameter_schema": dep.enforce_parameter_schema,
+        "work_pool_name": dep.work_pool_name,
+        "work_queue_name": dep.work_queue_name,
+        "work_queue_id": None if dep.work_queue_id is None else str(dep.work_queue_id),
+        "job_variables": dep.job_variables,
+        "infrastructure_document_id": None
+        if dep.infrastructure_document_id is None
+        else str(dep.infrastructure_document_id),
+        "paused": dep.paused,
+    }
+
+
+class _Setup:
+    """Creates a scenario's setup entities and remembers their ids by ref."""
+
+    def __init__(self, repository: Repository) -> None:
+        self.repository = repository
+        self.seed = Seeder(repository)
+        self.ids: dict[str, dict[str, str]] = {kind: {} for kind in nm.ENTITY_KINDS}
+        self.flows: dict[str, Flow] = {}
+        self.deployments: dict[str, Deployment] = {}
+        self.runs: dict[str, FlowRun] = {}
+        self.pool_names: list[str] = []
+
+    def _flow(self, ref: str) -> Flow:
+        if ref not in self.flows:
+            flow = self.seed.flow(ref)
+            self.flows[ref] = flow
+            self.ids["flow"][ref] = str(flow.id)
+        return self.flows[ref]
+
+    def run(self, setup: Mapping[str, JSON]) -> None:
+        docs = {}
+        for i, doc in enumerate(setup.get("infrastructure_documents", []), start=1):
+            ref = doc.get("ref", f"infra{i}")
+            created = self.seed.infrastructure_document(doc.get("name", ref), doc.get("data", {}))
+            docs[ref] = created.id
+            self.ids["infrastructure_document"][ref] = str(created.id)
+        for flow in setup.get("flows", []):
+            ref = flow.get("ref", flow["name"])
+            created = self.seed.flow(
+                flow["name"], tags=flow.get("tags", []), labels=flow.get("labels", {})
+            )
+            self.flows[ref] = created
+            self.ids["flow"][ref] = str(created.id)
+        for dep in setup.get("deployments", []):
+            self._flow(dep["flow"])
+        for run in setup.get("flow_runs", []):
+            if "flow" in run:
+                self._flow(run["flow"])
+        for pool in setup.get("work_pools", []):
+            created_pool = self.seed.work_pool(
+                pool["name"],
+                type=pool.get("type", "process"),
+                base_job_template=pool.get("base_job_template", {}),
+                work_queues=pool.get("work_queues", []),
+            )
+            self.pool_names.append(pool["name"])
+            self.ids["work_pool"][pool["name"]] = str(created_pool.id)
+        for var in setup.get("variables", []):
+            created_var = self.seed.variable(
+                var["name"], var.get("value"), tags=var.get("tags", [])
+            )
+            self.ids["variable"][var["name"]] = str(created_var.id)
+        for i, dep in enumerate(setup.get("deployments", []), start=1):
+            ref = dep.get("ref", dep.get("name", f"deployment{i}"))
+            infra = dep.get("infrastructure_document")
+            created_dep = self.seed.deployment(
+                self._flow(dep["flow"]),
+                dep.get("name", ref),
+                parameters=dep.get("parameters", {}),
+                tags=dep.get("tags", []),
+                labels=dep.get("labels", {}),
+                parameter_openapi_schema=dep.get("parameter_openapi_schema") or {},
+                has_parameter_schema=dep.get("parameter_openapi_schema", {}) is not None,
+                enforce_parameter_schema=dep.get("enforce_parameter_schema", True),
+                version=dep.get("version"),
+                description=dep.get("description"),
+                work_pool_name=dep.get("work_pool_name"),
+                work_queue_name=dep.get("work_queue_name"),
+                job_variables=dep.get("job_variables", {}),
+                paused=dep.get("paused", False),
+                infrastructure_document_id=None if infra is None else docs[infra],
+            )
+            if (
+                dep.get("work_queue_name")
+                and not dep.get("work_pool_name")
+                and DEFAULT_AGENT_POOL not in self.pool_names
+            ):
+                self.pool_names.append(DEFAULT_AGENT_POOL)
+            self.deployments[ref] = created_dep
+            self.ids["deployment"][ref] = str(created_dep.id)
+        for i, run in enumerate(setup.get("flow_runs", []), start=1):
+            ref = run.get("ref", f"existing_run{i}")
+            state = run.get("state")
+            state_type = StateType.PENDING
+            state_name = None
+            if isinstance(state, dict):
+                state_type = StateType(state["type"])
+                state_name = state.get("name")
+            created_run = self.seed.flow_run(
+                flow=self.flows[run["flow"]] if "flow" in run else None,
+                deployment=self.deployments[run["deployment"]] if "deployment" in run else None,
+                name=run.get("name"),
+                parameters=run.get("parameters", {}),
+                tags=run.get("tags", []),
+                idempotency_key=run.get("idempotency_key"),
+                state_type=state_type,
+                state_name=state_name,
+                labels=run.get("labels", {}),
+            )
+            self.runs[ref] = created_run
+            self.ids["flow_run"][ref] = str(created_run.id)
+        for i, task in enumerate(setup.get("task_runs", []), start=1):
+            ref = task.get("ref", f"task_run{i}")
+            created_task = self.seed.task_run(
+                flow_run=self.runs[task["flow_run"]] if "flow_run" in task else None,
+                name=task.get("name", ref),
+                task_key=task.get("task_key", "task"),
+                dynamic_key=task.get("dynamic_key", "0"),
+            )
+            self.ids["task_run"][ref] = str(created_task.id)
+
+    def pools_after(self) -> list[nm.WorkPoolSnapshot]:
+        snapshots = []
+        for name in self.pool_names:
+            pool = self.repository.get_work_pool_by_name(name)
+            if pool is None:
+                continue
+            queues = {q.name: str(q.id) for q in self.repository.list_work_queues(pool.id)}
+            snapshots.append(nm.WorkPoolSnapshot(name=name, id=str(pool.id), queues=queues))
+        return snapshots
+
+
+def replay_scenario(
+    scenario: Mapping[str, JSON], make_repository: Callable[[], Repository]
+) -> dict[str, JSON]:
+    """Replay one scenario on a fresh repository and return its normalised result."""
+    repository = make_repository()
+    try:
+        setup = _Setup(repository)
+        setup_error = None
+        try:
+            setup.run(scenario.get("setup", {}))
+        except Exception as exc:  # noqa: BLE001 - reported in the result like Prefect's
+            setup_error = f"{type(exc).__name__}: {exc}"
+        service = FlowRunService(repository)
+        responses: list[nm.RawResponse] = []
+        if setup_error is None:
+            ids = nm.flat_ids(setup.ids)
+            for request in scenario.get("requests", []):
+                http = nm.build_http_request(request, ids)
+                deployment_id = http.path.split("/")[2]
+                t_before = datetime.now(UTC)
+                answer = handle_create_flow_run(service, deployment_id, http.content, http.headers)
+                t_after = datetime.now(UTC)
+                responses.append(
+                    nm.RawResponse(
+                        request=request,
+                        status_code=answer.status,
+                        content_type=answer.content_type,
+                        body_text=answer.body.decode("utf-8"),
+                        t_before=t_before,
+                        t_after=t_after,
+                    )
+                )
+        return nm.normalise_result(
+            scenario,
+            setup.ids,
+            {ref: _deployment_json(dep) for ref, dep in setup.deployments.items()},
+            responses,
+            pools_after=setup.pools_after(),
+            implementation="flowrun-core",
+            version="0",
+            setup_error=setup_error,
+            setup_traceback=None if setup_error is None else traceback.format_exc(),
+        )
+    finally:
+        repository.close()
+
+
+def scenario_pairs(root: Path) -> list[tuple[Path, Path]]:
+    """``(scenario, result)`` file pairs under ``root/scenarios`` and ``root/results``."""
+    pairs = []
+    for scenario in sorted((root / "scenarios").glob("*.json")):
+        result = root / "results" / scenario.name
+        if result.exists():
+            pairs.append((scenario, result))
+    return pairs
