@@ -333,4 +333,3 @@ class Created(Generic[T]):
 
     value: T
     created: bool
-

@@ -164,14 +164,18 @@ class Seeder:
     ) -> Deployment:
         """Register a deployment of ``flow`` with Prefect's creation defaults.
 
-        ``parameter_openapi_schema`` defaults to the empty schema ``{}``; pass
-        ``has_parameter_schema=False`` for a deployment stored with no schema (``null``).
+        ``parameter_openapi_schema`` defaults to the empty schema ``{}``; an explicit empty
+        schema is stored as ``{"type": "object", "properties": {}}``, as Prefect stores it.
+        Pass ``has_parameter_schema=False`` for a deployment stored with no schema (``null``).
+        Tags are stored as given, duplicates included.
         """
         with self.repository.transaction():
             queue = self._deployment_queue(work_pool_name, work_queue_name)
             schema: dict[str, JSON] | None = None
             if has_parameter_schema:
                 schema = dict(parameter_openapi_schema or {})
+                if parameter_openapi_schema is not None and not schema:
+                    schema = {"type": "object", "properties": {}}
             deployment = Deployment(
                 id=self.new_id(),
                 flow_id=flow.id,
@@ -179,7 +183,7 @@ class Seeder:
                 version=version,
                 description=description,
                 parameters=dict(parameters or {}),
-                tags=tuple(dict.fromkeys(tags)),
+                tags=tuple(tags),
                 labels=deployment_labels(
                     flow_labels=flow.labels, flow_id=flow.id, own_labels=labels
                 ),
@@ -257,7 +261,7 @@ class Seeder:
         run = FlowRun(
             id=self.new_id(),
             created=created,
-            updated=created,
+            updated=self.clock(),
             name=name or self.new_name(),
             flow_id=flow_id,
             deployment_id=None if deployment is None else deployment.id,
@@ -267,6 +271,9 @@ class Seeder:
             empirical_policy=FlowRunPolicy(),
             tags=tuple(sorted(set(tags))),
             labels=run_labels_,
+            # Prefect's plain create leaves a null out of the INSERT (column default {}),
+            # except on the idempotency-key path, which stores the null.
+            job_variables=None if idempotency_key else {},
         )
         run = apply_initial_state(run, state)
         self.repository.add_flow_run(run)

@@ -14,9 +14,7 @@ from hypothesis import settings
 
 pytest.register_assert_rewrite("flowrun_core.testing")
 
-settings.register_profile(
-    "ci", settings.get_profile("ci"), max_examples=60, stateful_step_count=25
-)
+settings.register_profile("ci", settings.get_profile("ci"), max_examples=60, stateful_step_count=25)
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.register_profile(
     "thorough",

@@ -41,7 +41,7 @@ _T = TypeVar("_T")
 def _copy(value: _T) -> _T:
     """A copy of an attrs value whose dicts and lists (at any depth) are fresh."""
     changes: dict[str, Any] = {}
-    for field in attrs.fields(type(value)):  # type: ignore[misc]
+    for field in attrs.fields(type(value)):  # type: ignore[arg-type]
         current = getattr(value, field.name)
         if isinstance(current, dict | list):
             changes[field.name] = copy_json(current)

@@ -24,8 +24,8 @@ def merge_parameters(
 
 
 def effective_enforcement(
-    request_flag: bool | None,  # noqa: FBT001 - mirrors Prefect's tri-state field
-    deployment_flag: bool,  # noqa: FBT001
+    request_flag: bool | None,
+    deployment_flag: bool,
 ) -> bool:
     """The request's flag wins when it is not ``None``; otherwise the deployment's."""
     return deployment_flag if request_flag is None else request_flag

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from uuid import UUID
 
 import attrs
@@ -14,10 +16,14 @@ from flowrun_core.models import (
     StateDetails,
     StateType,
 )
-from flowrun_core.ports import Clock, IdFactory
+
+Clock = Callable[[], datetime]
+IdFactory = Callable[[], UUID]
 
 
-def with_default_scheduled_time(request_state: StateCreate | None, clock: Clock) -> StateCreate | None:
+def with_default_scheduled_time(
+    request_state: StateCreate | None, clock: Clock
+) -> StateCreate | None:
     """A SCHEDULED request state without ``scheduled_time`` gets "now" (Prefect: at parse time)."""
     if (
         request_state is None

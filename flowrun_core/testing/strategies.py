@@ -43,7 +43,7 @@ def hostile_text(max_size: int = 20) -> st.SearchStrategy[str]:
     Guarantees: valid Python ``str`` values (no lone surrogates, so they encode as UTF-8).
     """
     return st.sampled_from(_HOSTILE) | st.text(
-        alphabet=st.characters(exclude_categories=("Cs",)), max_size=max_size
+        alphabet=st.characters(exclude_categories=["Cs"]), max_size=max_size
     )
 
 
@@ -66,17 +66,17 @@ def json_values(*, allow_nan: bool = False, max_leaves: int = 12) -> st.SearchSt
     """Any JSON tree of lists and string-keyed objects over :func:`json_scalars`."""
     return st.recursive(
         json_scalars(allow_nan=allow_nan),
-        lambda inner: st.lists(inner, max_size=4)
-        | st.dictionaries(hostile_text(max_size=8), inner, max_size=4),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(hostile_text(max_size=8), inner, max_size=4)
+        ),
         max_leaves=max_leaves,
     )
 
 
 def json_objects(*, allow_nan: bool = False) -> st.SearchStrategy[dict[str, Any]]:
     """A JSON object (``dict[str, JSON]``) of up to five keys."""
-    return st.dictionaries(
-        hostile_text(max_size=8), json_values(allow_nan=allow_nan), max_size=5
-    )
+    return st.dictionaries(hostile_text(max_size=8), json_values(allow_nan=allow_nan), max_size=5)
 
 
 def label_values() -> st.SearchStrategy[bool | int | float | str]:
@@ -91,4 +91,8 @@ def label_values() -> st.SearchStrategy[bool | int | float | str]:
 
 def idempotency_keys() -> st.SearchStrategy[str | None]:
     """``None``, ``""`` or a short key drawn from a small alphabet so that keys repeat."""
-    return st.none() | st.just("") | st.text(alphabet=string.ascii_lowercase[:3], min_size=1, max_size=2)
+    return (
+        st.none()
+        | st.just("")
+        | st.text(alphabet=string.ascii_lowercase[:3], min_size=1, max_size=2)
+    )

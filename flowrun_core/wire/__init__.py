@@ -20,13 +20,16 @@ from flowrun_core.json_types import JSON
 from flowrun_core.service import FlowRunService
 from flowrun_core.wire.headers import check_api_version, created_by_from_headers
 from flowrun_core.wire.problems import problem_for, validation_envelope
-from flowrun_core.wire.request import decode_create_request
+from flowrun_core.wire.request import UnreadableBody, decode_create_request
 from flowrun_core.wire.response import encode_flow_run, encode_json
 
 __all__ = ["WireOptions", "WireResponse", "handle_create_flow_run"]
 
-# Starlette's uuid path converter: the canonical hyphenated form, hex digits in either case.
-_PATH_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# Starlette's uuid path converter (as shipped with Prefect 3.9.1): 32 hex digits in either
+# case, each of the four hyphens optional.
+_PATH_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -104,6 +107,8 @@ def handle_create_flow_run(
     created_by, header_errors = created_by_from_headers(lowered)
     try:
         request = decode_create_request(body, content_type=lowered.get("content-type"))
+    except UnreadableBody as exc:
+        return WireResponse(status=400, json={"detail": exc.message})
     except InvalidRequest as exc:
         return _invalid(tuple(header_errors) + exc.details, exc.request_body, options)
     if header_errors:

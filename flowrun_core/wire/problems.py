@@ -32,8 +32,8 @@ def _fixed(body: JSON) -> Callable[[errors.FlowRunError], JSON]:
 
 
 def _key_reused(exc: errors.FlowRunError) -> JSON:
-    differences = list(getattr(exc, "differences", ()))
-    return {"detail": exc.message, "differences": differences}  # type: ignore[dict-item]
+    differences: list[JSON] = list(getattr(exc, "differences", ()))
+    return {"detail": exc.message, "differences": differences}
 
 
 # Most specific classes first: the first row whose class matches wins.

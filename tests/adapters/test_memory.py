@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import closing
 
 from flowrun_adapters.memory import InMemoryRepository
+
 from flowrun_core.testing import RepositoryContract
 
 

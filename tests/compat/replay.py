@@ -9,6 +9,7 @@ through :func:`flowrun_core.wire.handle_create_flow_run`, and the answers are no
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -112,8 +113,9 @@ class _Setup:
                 parameters=dep.get("parameters", {}),
                 tags=dep.get("tags", []),
                 labels=dep.get("labels", {}),
-                parameter_openapi_schema=dep.get("parameter_openapi_schema") or {},
-                has_parameter_schema=dep.get("parameter_openapi_schema", {}) is not None,
+                parameter_openapi_schema=dep.get("parameter_openapi_schema"),
+                has_parameter_schema="parameter_openapi_schema" not in dep
+                or dep["parameter_openapi_schema"] is not None,
                 enforce_parameter_schema=dep.get("enforce_parameter_schema", True),
                 version=dep.get("version"),
                 description=dep.get("description"),
@@ -183,7 +185,7 @@ def replay_scenario(
         setup_error = None
         try:
             setup.run(scenario.get("setup", {}))
-        except Exception as exc:  # noqa: BLE001 - reported in the result like Prefect's
+        except Exception as exc:
             setup_error = f"{type(exc).__name__}: {exc}"
         service = FlowRunService(repository)
         responses: list[nm.RawResponse] = []
@@ -192,6 +194,9 @@ def replay_scenario(
             for request in scenario.get("requests", []):
                 http = nm.build_http_request(request, ids)
                 deployment_id = http.path.split("/")[2]
+                # Prefect takes milliseconds per request; keep stored instants of earlier
+                # requests more than the normaliser's 1 ms tolerance before this one.
+                time.sleep(0.002)
                 t_before = datetime.now(UTC)
                 answer = handle_create_flow_run(service, deployment_id, http.content, http.headers)
                 t_after = datetime.now(UTC)

@@ -12,9 +12,8 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 import normalise as nm  # noqa: E402
-from replay import replay_scenario, scenario_pairs  # noqa: E402
-
 from flowrun_adapters import open_repository  # noqa: E402
+from replay import replay_scenario, scenario_pairs  # noqa: E402
 
 PAIRS = scenario_pairs(HERE / "sample") + scenario_pairs(HERE / "extra")
 

@@ -34,7 +34,9 @@ from flowrun_core.rules.work_queue import (
 json_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
     max_leaves=10,
 )
 json_objects = st.dictionaries(st.text(max_size=4), json_values, max_size=5)
@@ -148,7 +150,9 @@ def test_lowest_free_priority_is_free_and_lowest(existing: set[int]) -> None:
 def test_override_without_pool_has_prefects_text() -> None:
     dep = uuid.UUID("12345678-1234-5678-1234-567812345678")
     with pytest.raises(WorkQueueWithoutPool) as info:
-        require_pool_for_override(work_queue_name="q", deployment_id=dep, deployment_work_queue_id=None)
+        require_pool_for_override(
+            work_queue_name="q", deployment_id=dep, deployment_work_queue_id=None
+        )
     assert info.value.message == (
         "Cannot create flow run in work queue q because deployment "
         "12345678-1234-5678-1234-567812345678 is not associated with a work pool. "
@@ -193,7 +197,9 @@ def test_request_scheduled_state_gets_now_only_when_missing() -> None:
     assert filled is not None
     assert filled.state_details.scheduled_time is not None
     given_time = datetime(2040, 1, 1, tzinfo=UTC)
-    kept = StateCreate(type=StateType.SCHEDULED, state_details=StateDetails(scheduled_time=given_time))
+    kept = StateCreate(
+        type=StateType.SCHEDULED, state_details=StateDetails(scheduled_time=given_time)
+    )
     assert with_default_scheduled_time(kept, clock) is kept
     running = StateCreate(type=StateType.RUNNING)
     assert with_default_scheduled_time(running, clock) is running

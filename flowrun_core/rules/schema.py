@@ -1,0 +1,855 @@
+"""Parameter-schema enforcement: Prefect 3.9.1's ``validate()`` as a pure, cached rule (spec §5).
+
+The behaviour reproduced is that of
+``prefect.utilities.schema_tools.validation.validate(parameters, schema, raise_on_error=True,
+preprocess=True, ignore_required=False, allow_none_with_default=False)``:
+
+* the schema is preprocessed (null fix, tuple fix, block definitions; ``$defs`` is not walked);
+* the preprocessed schema is checked against the Draft 2020-12 meta-schema, whatever its
+  ``$schema`` says;
+* the instance is validated with Draft 2020-12 keywords, **without** a format checker, and
+  ``$ref`` is resolved against an empty, non-fetching ``referencing.Registry``;
+* a failure is reported as jsonschema's single ``best_match`` error, formatted as in §5.4.
+
+Error texts always come from the real ``jsonschema`` (pinned to 4.26) so they match Prefect
+byte for byte. The work that Prefect repeats on every call (deep copy, preprocessing,
+``check_schema``, building the validator) is done once per distinct schema and kept in a
+bounded LRU cache keyed by the schema's compact JSON dump (key order included, because it
+decides which error jsonschema produces first).
+
+Deviations from Prefect, all where Prefect answers 500 or has no stable answer:
+
+* A schema that preprocessing cannot walk or that fails ``check_schema`` raises
+  :class:`~flowrun_core.errors.InvalidParameterSchema` whose message starts with
+  ``"Invalid schema: "``: jsonschema's own message when ``check_schema`` fails, or a sentence
+  naming the offending location when preprocessing would crash (Prefect: 500).
+* Schemas nested deeper than :data:`MAX_SCHEMA_DEPTH` containers, or whose compact JSON is
+  longer than :data:`MAX_SCHEMA_SIZE` characters, are rejected the same way. (Prefect
+  answers 422 "circular" or 500 for very deep schemas, depending on its stack depth.)
+* A ``$ref`` cycle that does not consume the instance is detected when it is re-entered, so
+  :class:`~flowrun_core.errors.CircularSchemaRef` is raised at once instead of after
+  exhausting the interpreter stack. A real ``RecursionError`` (for example a very deep
+  instance under a self-recursive schema) still maps to ``CircularSchemaRef``, as in Prefect.
+* Prefect's ``_placeholders`` keyword is not added: it only fires for hydration-error
+  placeholders, which never reach validation in this endpoint.
+* ``additionalProperties`` visits extra properties in instance order, where jsonschema's
+  order depends on the process's hash seed (see :func:`_ordered_additional_properties`).
+
+As in Prefect, only the root's ``$schema`` is ignored: jsonschema switches dialect when it
+descends into a subschema that has its own ``$schema``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import unicodedata
+from calendar import monthrange
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from typing import Any, Final
+
+import attrs
+import referencing.exceptions
+from jsonschema import Draft202012Validator, FormatChecker, SchemaError, ValidationError
+from jsonschema.exceptions import best_match
+from jsonschema.validators import create
+from referencing import Registry
+
+from flowrun_core.errors import (
+    CircularSchemaRef,
+    InvalidParameterSchema,
+    ParameterValidationFailed,
+    SchemaViolation,
+)
+from flowrun_core.json_types import JSON
+
+__all__ = [
+    "INVALID_SCHEMA_PREFIX",
+    "MAX_SCHEMA_DEPTH",
+    "MAX_SCHEMA_SIZE",
+    "find_violations",
+    "preprocess_schema",
+    "remove_required",
+    "schema_problem",
+    "validate_instance",
+    "validate_parameters",
+    "validation_report",
+]
+
+INVALID_SCHEMA_PREFIX: Final = "Invalid schema: "
+"""Every :class:`InvalidParameterSchema` message starts with this text."""
+
+MAX_SCHEMA_DEPTH: Final = 100
+"""Deepest accepted nesting of objects and arrays in a schema (the root object is level 1).
+
+Chosen so that jsonschema's own recursion (about six Python frames per level when the
+meta-schema is checked) stays far below the default recursion limit.
+"""
+
+MAX_SCHEMA_SIZE: Final = 1_000_000
+"""Longest accepted schema, in characters of compact JSON."""
+
+_CACHE_SIZE: Final = 256
+
+_JSONPointerElement = str | int
+
+
+# --------------------------------------------------------------------------------------------
+# The validator class: Draft 2020-12 with a cycle-detecting ``$ref``.
+# --------------------------------------------------------------------------------------------
+
+
+class _RefCycleError(Exception):
+    """A ``$ref`` was re-entered for the same instance: validation would never end."""
+
+
+_ACTIVE_REFS: ContextVar[set[tuple[int, int]] | None] = ContextVar(
+    "flowrun_core_active_refs", default=None
+)
+_DRAFT_REF = Draft202012Validator.VALIDATORS["$ref"]
+
+
+def _guarded_ref(
+    validator: Any, ref: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    """Draft 2020-12 ``$ref``, raising :class:`_RefCycleError` on a non-consuming cycle.
+
+    The key is the identity of the subschema holding the ``$ref`` and of the instance. While
+    the instance is not consumed it stays the same object; once it is consumed, a child of a
+    JSON tree is never its parent, so a repeated key on the active chain means a loop.
+    """
+    active = _ACTIVE_REFS.get()
+    if active is None:
+        yield from _DRAFT_REF(validator, ref, instance, schema)
+        return
+    key = (id(schema), id(instance))
+    if key in active:
+        raise _RefCycleError
+    active.add(key)
+    try:
+        yield from _DRAFT_REF(validator, ref, instance, schema)
+    finally:
+        active.discard(key)
+
+
+_DRAFT_ADDITIONAL_PROPERTIES = Draft202012Validator.VALIDATORS["additionalProperties"]
+
+
+def _ordered_additional_properties(
+    validator: Any, additional: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    """Draft 2020-12 ``additionalProperties``, visiting extra properties in instance order.
+
+    jsonschema 4.26 iterates a ``set`` of property names here, so the order in which it
+    produces errors depends on the string hash seed of the process. Instance order is the
+    order Prefect gets when the set happens to keep insertion order; it makes our answers the
+    same in every process. ``best_match`` is unaffected (extra properties have distinct paths)
+    and texts are unchanged; only ties in the complete report and which of a cycle or an
+    unresolvable ``$ref`` is met first could differ from a given Prefect process.
+
+    Like every keyword here, it applies until a subschema carries its own ``$schema``:
+    jsonschema then switches to the validator class registered for that dialect.
+    """
+    if not (validator.is_type(instance, "object") and validator.is_type(additional, "object")):
+        yield from _DRAFT_ADDITIONAL_PROPERTIES(validator, additional, instance, schema)
+        return
+    properties = schema.get("properties", {})
+    patterns = "|".join(schema.get("patternProperties", {}))
+    for name in instance:
+        if name in properties or (patterns and re.search(patterns, name)):
+            continue
+        yield from validator.descend(instance[name], additional, path=name)
+
+
+def _draft_2020_12(**overrides: Any) -> Any:
+    return create(
+        meta_schema=Draft202012Validator.META_SCHEMA,
+        validators={**Draft202012Validator.VALIDATORS, **overrides},
+        type_checker=Draft202012Validator.TYPE_CHECKER,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+        id_of=Draft202012Validator.ID_OF,  # type: ignore[arg-type]
+    )
+
+
+_Validator = _draft_2020_12(
+    **{"$ref": _guarded_ref, "additionalProperties": _ordered_additional_properties}
+)
+"""Validates instances: Draft 2020-12 with a cycle guard and a stable property order."""
+
+
+# --------------------------------------------------------------------------------------------
+# The format checker Prefect's server uses when it validates job-variable defaults.
+# --------------------------------------------------------------------------------------------
+
+_PREFECT_FORMATS: Final = frozenset(
+    {
+        "date",
+        "date-time",
+        "email",
+        "idn-email",
+        "ipv4",
+        "ipv6",
+        "json-pointer",
+        "regex",
+        "relative-json-pointer",
+        "time",
+        "uuid",
+    }
+)
+"""Formats checked by jsonschema 4.26 in Prefect 3.9.1's environment (rfc3339-validator and
+jsonpointer installed). ``idn-hostname`` (needs ``idna``) is the one format not reproduced."""
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(0[1-9]|1[0-2])-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?"
+    r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$",
+    re.ASCII,
+)
+
+
+def _is_date_time(instance: object) -> bool:
+    """RFC 3339 ``date-time``, as ``rfc3339-validator`` 0.1.4 judges an upper-cased string."""
+    if not isinstance(instance, str):
+        return True
+    match = _RFC3339.match(instance.upper())
+    if match is None:
+        return False
+    year, month, day = (int(group) for group in match.groups())
+    return year != 0 and 1 <= day <= monthrange(year, month)[1]
+
+
+def _is_time(instance: object) -> bool:
+    """RFC 3339 ``full-time``: a ``date-time`` on 1970-01-01."""
+    if not isinstance(instance, str):
+        return True
+    return _is_date_time("1970-01-01T" + instance)
+
+
+def _is_pointer_text(text: str) -> bool:
+    """RFC 6901: empty, or starting with ``/``; every ``~`` followed by ``0`` or ``1``."""
+    if text and not text.startswith("/"):
+        return False
+    return all(part[:1] in {"0", "1"} for part in text.split("~")[1:])
+
+
+def _is_json_pointer(instance: object) -> bool:
+    """The ``json-pointer`` format."""
+    return not isinstance(instance, str) or _is_pointer_text(instance)
+
+
+def _is_relative_json_pointer(instance: object) -> bool:
+    """The ``relative-json-pointer`` format as jsonschema 4.26 checks it.
+
+    A run of digits, then ``#`` or a JSON Pointer. Like jsonschema, any digit that follows a
+    ``0`` digit is rejected (so ``"100"`` is refused too).
+    """
+    if not isinstance(instance, str):
+        return True
+    digits = 0
+    for index, char in enumerate(instance):
+        if not char.isdigit():
+            break
+        if index > 0 and unicodedata.decimal(instance[index - 1], None) == 0:
+            return False
+        digits += 1
+    if digits == 0:
+        return False
+    rest = instance[digits:]
+    return rest == "#" or _is_pointer_text(rest)
+
+
+def _prefect_format_checker() -> FormatChecker:
+    checker = FormatChecker(formats=())
+    for name, entry in Draft202012Validator.FORMAT_CHECKER.checkers.items():
+        if name in _PREFECT_FORMATS:
+            checker.checkers[name] = entry
+    own = {
+        "date-time": _is_date_time,
+        "time": _is_time,
+        "json-pointer": _is_json_pointer,
+        "relative-json-pointer": _is_relative_json_pointer,
+    }
+    for name, check in own.items():
+        checker.checkers.setdefault(name, (check, ()))
+    return checker
+
+
+_DEFAULTS_FORMAT_CHECKER: Final = _prefect_format_checker()
+
+
+# --------------------------------------------------------------------------------------------
+# Preprocessing.
+# --------------------------------------------------------------------------------------------
+
+
+class _CannotPreprocessError(Exception):
+    """Prefect's preprocessing would crash here (it answers 500); the reason is ours."""
+
+
+def _pointer(path: Sequence[_JSONPointerElement]) -> str:
+    """Return the RFC 6901 JSON Pointer of a path."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+def _in(container: JSON, key: str, where: tuple[str, ...]) -> bool:
+    """Python's ``key in container`` on a JSON value, crashing as Python would."""
+    if isinstance(container, dict | list | str):
+        return key in container
+    msg = f"the value at '{_pointer(where)}' must be an array"
+    raise _CannotPreprocessError(msg)
+
+
+def _block_reference_schema() -> dict[str, JSON]:
+    """The alternative that lets a block parameter be given as ``{"$ref": ...}``."""
+    return {
+        "type": "object",
+        "properties": {
+            "$ref": {
+                "oneOf": [
+                    {"type": "string", "format": "uuid"},
+                    {
+                        "type": "object",
+                        "additionalProperties": {"type": "string"},
+                        "minProperties": 1,
+                    },
+                ]
+            }
+        },
+        "required": ["$ref"],
+    }
+
+
+def _process_properties(
+    properties: JSON,
+    required: JSON,
+    where: tuple[str, ...],
+    allow_none_with_default: bool,
+) -> None:
+    """Apply the null fix and the tuple fix to each property, recursing into ``properties``."""
+    if not isinstance(properties, dict):
+        msg = f"'properties' at '{_pointer(where)}' must be an object"
+        raise _CannotPreprocessError(msg)
+    for key, subschema in properties.items():
+        here = (*where, key)
+        is_required = _in(required, key, (*where[:-1], "required"))
+        if not isinstance(subschema, dict):
+            msg = f"the property schema at '{_pointer(here)}' must be an object"
+            raise _CannotPreprocessError(msg)
+        # Null fix: an optional, typed, non-null property with no default also accepts null.
+        if (
+            not is_required
+            and "type" in subschema
+            and subschema["type"] != "null"
+            and ("default" not in subschema or allow_none_with_default)
+        ):
+            subschema["anyOf"] = [{"type": subschema["type"]}, {"type": "null"}]
+            del subschema["type"]
+        # Tuple fix: a non-empty list under `items` moves to `prefixItems`.
+        items = subschema.get("items")
+        if isinstance(items, list) and items and not subschema.get("prefixItems"):
+            subschema["prefixItems"] = items
+            del subschema["items"]
+        if "properties" in subschema:
+            _process_properties(
+                subschema["properties"],
+                subschema.get("required", []),
+                (*here, "properties"),
+                allow_none_with_default,
+            )
+
+
+def _preprocess_in_place(schema: dict[str, JSON], allow_none_with_default: bool) -> None:
+    if "properties" in schema:
+        _process_properties(
+            schema["properties"],
+            schema.get("required", []),
+            ("properties",),
+            allow_none_with_default,
+        )
+    if "definitions" not in schema:
+        return
+    definitions = schema["definitions"]
+    if not isinstance(definitions, dict):
+        msg = "'definitions' must be an object"
+        raise _CannotPreprocessError(msg)
+    # Iterate over a snapshot: a block definition may replace an entry under its title.
+    for name, definition in list(definitions.items()):
+        here = ("definitions", name)
+        if not isinstance(definition, dict):
+            msg = f"the definition at '{_pointer(here)}' must be an object"
+            raise _CannotPreprocessError(msg)
+        if "properties" in definition:
+            _process_properties(
+                definition["properties"],
+                definition.get("required", []),
+                (*here, "properties"),
+                allow_none_with_default,
+            )
+        if "block_type_slug" in definition:
+            title = definition.get("title")
+            if not isinstance(title, str):
+                msg = f"the block definition at '{_pointer(here)}' must have a string 'title'"
+                raise _CannotPreprocessError(msg)
+            definitions[title] = {"oneOf": [definition, _block_reference_schema()]}
+
+
+def _depth_exceeds(value: object, limit: int) -> bool:
+    """Whether ``value`` nests objects and arrays deeper than ``limit`` (iteratively)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children: Any = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _plain(value: object) -> JSON:
+    """Deep-copy a JSON tree into plain ``dict``s and ``list``s (depth already bounded)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value  # type: ignore[return-value]
+
+
+def _plain_schema_copy(schema: Mapping[str, JSON]) -> dict[str, JSON]:
+    if _depth_exceeds(schema, MAX_SCHEMA_DEPTH):
+        msg = f"{INVALID_SCHEMA_PREFIX}nesting is deeper than {MAX_SCHEMA_DEPTH} levels"
+        raise InvalidParameterSchema(msg)
+    copied = _plain(schema)
+    assert isinstance(copied, dict)  # noqa: S101 - a Mapping copies to a dict
+    return copied
+
+
+def preprocess_schema(
+    schema: Mapping[str, JSON], *, allow_none_with_default: bool
+) -> dict[str, JSON]:
+    """Return Prefect's preprocessed copy of ``schema``; the argument is never modified.
+
+    Walks top-level ``properties`` (recursing into nested ``properties``) and each entry of
+    top-level ``definitions``; ``$defs``, ``items``, ``anyOf`` and the like are not walked.
+
+    Args:
+        schema: A JSON Schema object.
+        allow_none_with_default: Also let properties that have a ``default`` accept ``null``
+            (the job-variables setting).
+
+    Returns:
+        A new schema made of plain dicts and lists.
+
+    Raises:
+        InvalidParameterSchema: Prefect's preprocessing would crash on this schema (it
+            answers 500), or the schema is nested deeper than :data:`MAX_SCHEMA_DEPTH`.
+    """
+    copied = _plain_schema_copy(schema)
+    try:
+        _preprocess_in_place(copied, allow_none_with_default)
+    except _CannotPreprocessError as exc:
+        raise InvalidParameterSchema(f"{INVALID_SCHEMA_PREFIX}{exc}") from None
+    return copied
+
+
+def remove_required(value: JSON) -> JSON:
+    """Return a copy of ``value`` without any ``required`` key, at every object level.
+
+    Like Prefect's ``remove_nested_keys(["required"], ...)``, it descends through objects
+    only: lists (and what they hold) are kept as they are. A *property* named ``required``
+    is removed too.
+    """
+    if not isinstance(value, dict):
+        return value
+    return {key: remove_required(item) for key, item in value.items() if key != "required"}
+
+
+# --------------------------------------------------------------------------------------------
+# Compiled schemas and their cache.
+# --------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Compiled:
+    """A schema ready to validate with, or the reason it cannot be used."""
+
+    validator: Any = None
+    problem: str | None = None
+
+
+class _LRU:
+    """A small thread-safe LRU mapping from cache keys to compiled schemas."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[tuple[object, ...], _Compiled] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> _Compiled | None:
+        with self._lock:
+            found = self._data.get(key)
+            if found is not None:
+                self._data.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], value: _Compiled) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+    def discard(self, key: tuple[object, ...]) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+_CACHE: Final = _LRU(_CACHE_SIZE)
+
+
+def _encode_mapping(value: object) -> object:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple):
+        return list(value)
+    msg = f"{type(value).__name__} is not a JSON value"
+    raise TypeError(msg)
+
+
+def _cache_key(schema: object, mode: tuple[object, ...]) -> tuple[object, ...]:
+    """Return the cache key: the mode plus the compact, order-preserving JSON of ``schema``."""
+    try:
+        dumped = json.dumps(
+            schema, separators=(",", ":"), ensure_ascii=False, default=_encode_mapping
+        )
+    except RecursionError:
+        msg = f"{INVALID_SCHEMA_PREFIX}nesting is deeper than {MAX_SCHEMA_DEPTH} levels"
+        raise InvalidParameterSchema(msg) from None
+    except (TypeError, ValueError) as exc:
+        msg = f"{INVALID_SCHEMA_PREFIX}not a JSON document ({exc})"
+        raise InvalidParameterSchema(msg) from None
+    if len(dumped) > MAX_SCHEMA_SIZE:
+        msg = f"{INVALID_SCHEMA_PREFIX}larger than {MAX_SCHEMA_SIZE} characters of JSON"
+        raise InvalidParameterSchema(msg)
+    return (*mode, dumped)
+
+
+def _build(
+    schema: Mapping[str, JSON],
+    *,
+    preprocess: bool,
+    allow_none_with_default: bool,
+    ignore_required: bool,
+    check: bool,
+    formats: bool,
+) -> _Compiled:
+    try:
+        if preprocess:
+            prepared: JSON = preprocess_schema(
+                schema, allow_none_with_default=allow_none_with_default
+            )
+        else:
+            prepared = _plain_schema_copy(schema)
+    except InvalidParameterSchema as exc:
+        return _Compiled(problem=exc.message)
+    if ignore_required:
+        prepared = remove_required(prepared)
+    if check:
+        problem = _check_schema(prepared)
+        if problem is not None:
+            return _Compiled(problem=f"{INVALID_SCHEMA_PREFIX}{problem}")
+    if not isinstance(prepared, dict):  # pragma: no cover - a Mapping copies to a dict
+        return _Compiled(problem=f"{INVALID_SCHEMA_PREFIX}the schema must be an object")
+    format_checker = _DEFAULTS_FORMAT_CHECKER if formats else None
+    validator = _Validator(prepared, format_checker=format_checker, registry=Registry())
+    return _Compiled(validator=validator)
+
+
+def _check_schema(schema: JSON) -> str | None:
+    """Draft 2020-12 ``check_schema``: the message of the first error, or ``None``.
+
+    Like Prefect's, this is the first error the meta-schema produces, not the ``best_match``.
+    When a schema has several errors under ``properties``, which one comes first depends on
+    the string hash seed of the process (jsonschema iterates a ``set`` there), in Prefect too.
+
+    Raises:
+        CircularSchemaRef: The meta-schema check ran out of stack (Prefect's answer too).
+    """
+    try:
+        Draft202012Validator.check_schema(schema)  # type: ignore[arg-type]
+    except SchemaError as exc:
+        return exc.message
+    except RecursionError:
+        raise CircularSchemaRef from None
+    return None
+
+
+def _compiled(
+    schema: Mapping[str, JSON],
+    *,
+    preprocess: bool,
+    allow_none_with_default: bool,
+    ignore_required: bool,
+    check: bool,
+    formats: bool,
+) -> tuple[tuple[object, ...], _Compiled]:
+    mode = ("v", preprocess, allow_none_with_default, ignore_required, check, formats)
+    key = _cache_key(schema, mode)
+    found = _CACHE.get(key)
+    if found is None:
+        found = _build(
+            schema,
+            preprocess=preprocess,
+            allow_none_with_default=allow_none_with_default,
+            ignore_required=ignore_required,
+            check=check,
+            formats=formats,
+        )
+        _CACHE.put(key, found)
+    if found.problem is not None:
+        raise InvalidParameterSchema(found.problem)
+    return key, found
+
+
+def schema_problem(schema: JSON) -> str | None:
+    """Check ``schema`` against the Draft 2020-12 meta-schema, without preprocessing.
+
+    Args:
+        schema: Any JSON value (``true`` and ``false`` are valid schemas).
+
+    Returns:
+        ``None`` when the schema is valid, otherwise jsonschema's message for the error
+        ``check_schema`` raises (Prefect shows it after ``"Invalid schema: "``), or our own
+        sentence when the schema is too deep, too large or not JSON.
+
+    Raises:
+        CircularSchemaRef: The meta-schema check exhausted the stack.
+    """
+    try:
+        key = _cache_key(schema, ("check",))
+    except InvalidParameterSchema as exc:
+        return exc.message.removeprefix(INVALID_SCHEMA_PREFIX)
+    found = _CACHE.get(key)
+    if found is None:
+        if _depth_exceeds(schema, MAX_SCHEMA_DEPTH):
+            problem: str | None = f"nesting is deeper than {MAX_SCHEMA_DEPTH} levels"
+        else:
+            problem = _check_schema(_plain(schema))
+        found = _Compiled(problem=problem)
+        _CACHE.put(key, found)
+    return found.problem
+
+
+# --------------------------------------------------------------------------------------------
+# Running a validator.
+# --------------------------------------------------------------------------------------------
+
+
+def _instance(value: Mapping[str, JSON]) -> dict[str, JSON]:
+    """Return ``value`` as a ``dict`` (jsonschema's ``object`` type), copying only a non-dict."""
+    return value if isinstance(value, dict) else dict(value)
+
+
+def _run(key: tuple[object, ...], validator: Any, instance: object, *, fast: bool) -> list[Any]:
+    """Validate; return every error (``[]`` when valid), in jsonschema's production order.
+
+    Raises:
+        CircularSchemaRef: A ``$ref`` cycle was followed, or the stack ran out.
+        referencing.exceptions.Unresolvable: Validation reached a ``$ref`` it cannot resolve.
+    """
+    token = _ACTIVE_REFS.set(set())
+    try:
+        if fast and validator.is_valid(instance):
+            return []
+        return list(validator.iter_errors(instance))
+    except _RefCycleError:
+        raise CircularSchemaRef from None
+    except RecursionError:
+        _CACHE.discard(key)
+        raise CircularSchemaRef from None
+    finally:
+        _ACTIVE_REFS.reset(token)
+
+
+def _failure_message(error: ValidationError) -> str:
+    """Format one jsonschema error as Prefect does (§5.4)."""
+    path = error.json_path
+    if path == "$":
+        head = "Validation failed."
+    else:
+        head = f"Validation failed for field {path.replace('$.', '')!r}."
+    return f"{head} Failure reason: {error.message}"
+
+
+def _unresolvable_message(exc: referencing.exceptions.Unresolvable) -> str:
+    return f"Validation failed. Failure reason: {exc}"
+
+
+def _unresolvable_report(exc: referencing.exceptions.Unresolvable) -> tuple[SchemaViolation, ...]:
+    return (SchemaViolation(instance_path="", schema_path="", keyword="$ref", message=str(exc)),)
+
+
+def _sort_key(path: Sequence[_JSONPointerElement]) -> tuple[tuple[int, int, str], ...]:
+    return tuple((0, part, "") if isinstance(part, int) else (1, 0, part) for part in path)
+
+
+def _report(errors: list[Any]) -> tuple[SchemaViolation, ...]:
+    """Every error as a :class:`SchemaViolation`, sorted by instance path then schema path."""
+    ordered = sorted(
+        errors,
+        key=lambda e: (_sort_key(e.absolute_path), _sort_key(e.absolute_schema_path)),
+    )
+    return tuple(
+        SchemaViolation(
+            instance_path=_pointer(error.absolute_path),
+            schema_path=_pointer(error.absolute_schema_path),
+            keyword=error.validator if isinstance(error.validator, str) else "false",
+            message=error.message,
+        )
+        for error in ordered
+    )
+
+
+def validate_instance(
+    instance: Mapping[str, JSON],
+    schema: Mapping[str, JSON],
+    *,
+    allow_none_with_default: bool = False,
+    ignore_required: bool = False,
+) -> None:
+    """Prefect's ``validate(..., raise_on_error=True, preprocess=True)`` for any instance.
+
+    Args:
+        instance: The object to validate (never modified).
+        schema: The JSON Schema (never modified).
+        allow_none_with_default: Prefect's flag of the same name (§5.3 null fix).
+        ignore_required: Remove every ``required`` key from the preprocessed schema first.
+
+    Raises:
+        ParameterValidationFailed: The instance is invalid. The message is Prefect's text
+            (without the ``"Error creating flow run: "`` prefix); ``violations`` holds the
+            complete report.
+        CircularSchemaRef: Validation followed a ``$ref`` cycle that never consumes the
+            instance (or ran out of stack).
+        InvalidParameterSchema: The schema cannot be preprocessed, fails ``check_schema``, or
+            exceeds the depth or size budget (Prefect: 500).
+    """
+    key, compiled = _compiled(
+        schema,
+        preprocess=True,
+        allow_none_with_default=allow_none_with_default,
+        ignore_required=ignore_required,
+        check=True,
+        formats=False,
+    )
+    value = _instance(instance)
+    try:
+        errors = _run(key, compiled.validator, value, fast=True)
+    except referencing.exceptions.Unresolvable as exc:
+        raise ParameterValidationFailed(
+            _unresolvable_message(exc), _unresolvable_report(exc)
+        ) from None
+    if not errors:
+        return
+    best = best_match(errors)
+    raise ParameterValidationFailed(_failure_message(best), _report(errors))
+
+
+def validate_parameters(parameters: Mapping[str, JSON], schema: Mapping[str, JSON]) -> None:
+    """Enforce a deployment's parameter schema on the merged, hydrated parameters (§5).
+
+    Args:
+        parameters: The merged parameters (never modified).
+        schema: The deployment's ``parameter_openapi_schema`` (never modified).
+
+    Raises:
+        ParameterValidationFailed: See :func:`validate_instance`.
+        CircularSchemaRef: See :func:`validate_instance`.
+        InvalidParameterSchema: See :func:`validate_instance`.
+    """
+    validate_instance(parameters, schema)
+
+
+def validation_report(
+    parameters: Mapping[str, JSON], schema: Mapping[str, JSON]
+) -> tuple[SchemaViolation, ...]:
+    """Every violation of ``schema`` by ``parameters`` at once; ``()`` when they are valid.
+
+    The schema is prepared exactly as for :func:`validate_parameters`. Violations are
+    jsonschema's top-level errors (an ``anyOf`` failure is one violation), sorted by instance
+    path, then schema path (array indices numerically), ties kept in production order.
+    ``schema_path`` follows jsonschema's convention: keywords and indices, with ``$ref`` hops
+    left out. A ``$ref`` that cannot be resolved is reported as one ``$ref`` violation at the
+    root whose message is the resolver's error.
+
+    Raises:
+        CircularSchemaRef: See :func:`validate_instance`.
+        InvalidParameterSchema: See :func:`validate_instance`.
+    """
+    key, compiled = _compiled(
+        schema,
+        preprocess=True,
+        allow_none_with_default=False,
+        ignore_required=False,
+        check=True,
+        formats=False,
+    )
+    try:
+        errors = _run(key, compiled.validator, _instance(parameters), fast=True)
+    except referencing.exceptions.Unresolvable as exc:
+        return _unresolvable_report(exc)
+    return _report(errors)
+
+
+def find_violations(
+    instance: Mapping[str, JSON],
+    schema: Mapping[str, JSON],
+    *,
+    ignore_required: bool,
+    check_formats: bool,
+) -> tuple[SchemaViolation, ...]:
+    """Prefect's non-raising ``validate(..., raise_on_error=False, preprocess=False)``.
+
+    No preprocessing and no ``check_schema``; every error is collected (validation is never
+    cut short), so a cycle or an unresolvable ``$ref`` anywhere is reached as in Prefect.
+
+    Args:
+        instance: The object to validate (never modified).
+        schema: The JSON Schema, used as it is (never modified).
+        ignore_required: Remove every ``required`` key first.
+        check_formats: Check ``format`` with the checkers of Prefect's environment.
+
+    Returns:
+        The violations as :func:`validation_report` sorts them; ``()`` when valid.
+
+    Raises:
+        ParameterValidationFailed: A ``$ref`` could not be resolved (Prefect raises its
+            ``ValidationError`` with ``"Validation failed. Failure reason: {exc}"``).
+        CircularSchemaRef: A ``$ref`` cycle was followed, or the stack ran out.
+        InvalidParameterSchema: The schema exceeds the depth or size budget.
+    """
+    key, compiled = _compiled(
+        schema,
+        preprocess=False,
+        allow_none_with_default=False,
+        ignore_required=ignore_required,
+        check=False,
+        formats=check_formats,
+    )
+    try:
+        errors = _run(key, compiled.validator, _instance(instance), fast=False)
+    except referencing.exceptions.Unresolvable as exc:
+        raise ParameterValidationFailed(
+            _unresolvable_message(exc), _unresolvable_report(exc)
+        ) from None
+    return _report(errors)

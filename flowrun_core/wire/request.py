@@ -1,0 +1,158 @@
+"""Decode the body of ``POST /deployments/{id}/create_flow_run`` exactly as Prefect 3.9.1 does.
+
+The bytes go through Python's :mod:`json` (so ``NaN``, ``Infinity`` and repeated keys behave
+as in Prefect), then through the wire converter. Every problem is reported at once, in
+pydantic's shape and order, as :class:`~flowrun_core.errors.InvalidRequest`.
+"""
+
+from __future__ import annotations
+
+import email.message
+import json
+from functools import cache
+from typing import Final
+
+import cattrs
+
+from flowrun_core.errors import ErrorDetail, InvalidRequest
+from flowrun_core.json_types import JSON
+from flowrun_core.models import DeploymentFlowRunCreate
+from flowrun_core.wire.converter import error_details, make_wire_converter
+
+__all__ = ["UNREADABLE_BODY", "UnreadableBody", "decode_create_request"]
+
+UNREADABLE_BODY: Final = "There was an error parsing the body"
+"""Prefect's 400 ``detail`` when the body cannot be read as JSON at all."""
+
+_MODEL_TYPE_MSG: Final = "Input should be a valid dictionary or object to extract fields from"
+
+
+class UnreadableBody(InvalidRequest):
+    """The body cannot even be scanned as JSON (invalid UTF-8, too deep, huge integers).
+
+    Prefect answers **400** ``{"detail": "There was an error parsing the body"}`` for these
+    (FastAPI's catch-all around ``request.json()``), not 422; ``details`` still holds one
+    ``json_invalid`` item for callers that treat this as any other invalid request.
+    """
+
+    def __init__(self, details: list[ErrorDetail], request_body: JSON = None) -> None:
+        super().__init__(details, request_body)
+        self.args = (UNREADABLE_BODY,)
+
+
+@cache
+def _converter() -> cattrs.Converter:
+    return make_wire_converter()
+
+
+def _is_json_content_type(content_type: str | None) -> bool:
+    """FastAPI's rule: no header means JSON; else ``application/json`` or ``*+json``."""
+    if content_type is None:
+        return True
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
+
+
+def _as_text(body: bytes) -> str:
+    try:
+        return body.decode()
+    except UnicodeDecodeError:
+        return body.decode("utf-8", "replace")
+
+
+def _invalid_body(value: JSON) -> InvalidRequest:
+    detail = ErrorDetail(
+        type="model_attributes_type", loc=("body",), msg=_MODEL_TYPE_MSG, input=value
+    )
+    return InvalidRequest([detail], value)
+
+
+def _parse_json(body: bytes) -> JSON:
+    try:
+        return json.loads(body)  # type: ignore[no-any-return]
+    except json.JSONDecodeError as exc:
+        detail = ErrorDetail(
+            type="json_invalid",
+            loc=("body", exc.pos),
+            msg="JSON decode error",
+            input={},
+            ctx={"error": exc.msg},
+        )
+        raise InvalidRequest([detail], exc.doc) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        # UnicodeDecodeError, too-long integers, too-deep nesting: Prefect answers 400.
+        detail = ErrorDetail(
+            type="json_invalid",
+            loc=("body",),
+            msg="JSON decode error",
+            input={},
+            ctx={"error": type(exc).__name__},
+        )
+        raise UnreadableBody([detail], _as_text(body)) from None
+
+
+def decode_create_request(
+    body: bytes | None, *, content_type: str | None = None
+) -> DeploymentFlowRunCreate:
+    """Decode and validate a create-flow-run request body.
+
+    Args:
+        body: The raw request body; ``None`` or ``b""`` means no body.
+        content_type: The ``Content-Type`` header, or ``None`` when the request had none
+            (Prefect then reads the body as JSON).
+
+    Returns:
+        The request as a domain value. ``name`` is ``None`` when a slug must be generated;
+        a caller-supplied state keeps ``name=None`` and no ``scheduled_time`` when none was
+        given (the service applies Prefect's defaults).
+
+    Raises:
+        InvalidRequest: for every problem, all reported at once, with Prefect's ``type``,
+            ``loc``, ``msg``, ``input`` and ``ctx``; ``request_body`` is the parsed body (or
+            the text when it was not JSON). :class:`UnreadableBody` (a subclass) when the
+            bytes cannot be scanned at all. Nothing else is raised, whatever the bytes.
+    """
+    if not body:
+        missing = ErrorDetail(type="missing", loc=("body",), msg="Field required", input=None)
+        raise InvalidRequest([missing], None)
+    if not _is_json_content_type(content_type):
+        raise _invalid_body(_as_text(body))
+    parsed = _parse_json(body)
+    if parsed is None:
+        missing = ErrorDetail(type="missing", loc=("body",), msg="Field required", input=None)
+        raise InvalidRequest([missing], None)
+    if type(parsed) is not dict:
+        raise _invalid_body(parsed)
+    try:
+        return _converter().structure(parsed, DeploymentFlowRunCreate)
+    except RecursionError:
+        detail = ErrorDetail(
+            type="value_error",
+            loc=("body",),
+            msg="Value error, the request body is nested too deeply",
+            input=None,
+            ctx={"error": {}},
+        )
+        raise InvalidRequest([detail], None) from None
+    except Exception as exc:  # noqa: BLE001 - every failure becomes an InvalidRequest
+        try:
+            details = error_details(exc, ("body",), parsed)
+        except RecursionError:
+            details = []
+        if not details:
+            details = [
+                ErrorDetail(
+                    type="value_error",
+                    loc=("body",),
+                    msg=f"Value error, {exc}",
+                    input=None,
+                    ctx={"error": {}},
+                )
+            ]
+        raise InvalidRequest(details, parsed) from None

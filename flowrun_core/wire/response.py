@@ -1,0 +1,199 @@
+"""Encode a flow run as Prefect 3.9.1's ``FlowRunResponse`` JSON, and JSON as bytes.
+
+Key order, datetime spelling (``Z`` for UTC, microseconds only when non-zero, other offsets
+kept), floats for Prefect's float fields and ``null`` for non-finite numbers all follow what
+Prefect sends.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from flowrun_core.json_types import JSON
+from flowrun_core.models import CreatedBy, FlowRun, FlowRunPolicy, State, StateDetails
+
+__all__ = ["encode_datetime", "encode_flow_run", "encode_json", "finite_json"]
+
+
+def encode_datetime(value: datetime | None) -> str | None:
+    """ISO 8601 as pydantic writes it: ``2030-01-01T00:00:00Z``, ``…00.500000+02:00``."""
+    if value is None:
+        return None
+    text = (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+        f"T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    )
+    if value.microsecond:
+        text += f".{value.microsecond:06d}"
+    offset = value.utcoffset()
+    if offset is None:
+        return text
+    if not offset:
+        return text + "Z"
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(offset) // timedelta(minutes=1)
+    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _uuid(value: UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def finite_json(value: JSON) -> JSON:
+    """A deep copy of ``value`` with ``NaN`` and infinities replaced by ``null``.
+
+    pydantic serializes non-finite floats as ``null`` in Prefect's responses.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [finite_json(item) for item in value]
+    return value
+
+
+def _float(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _sorted(values: Iterable[str]) -> list[JSON]:
+    result: list[JSON] = []
+    result.extend(sorted(values))
+    return result
+
+
+def _policy(policy: FlowRunPolicy) -> dict[str, JSON]:
+    return {
+        "max_retries": policy.max_retries,
+        "retry_delay_seconds": _float(policy.retry_delay_seconds),
+        "retries": policy.retries,
+        "retry_delay": policy.retry_delay,
+        "pause_keys": None if policy.pause_keys is None else _sorted(policy.pause_keys),
+        "resuming": policy.resuming,
+        "retry_type": policy.retry_type,
+    }
+
+
+def _state_details(details: StateDetails) -> dict[str, JSON]:
+    keyset: JSON = None
+    if details.run_input_keyset is not None:
+        keyset = dict(details.run_input_keyset)
+    return {
+        "flow_run_id": _uuid(details.flow_run_id),
+        "task_run_id": _uuid(details.task_run_id),
+        "child_flow_run_id": _uuid(details.child_flow_run_id),
+        "scheduled_time": encode_datetime(details.scheduled_time),
+        "cache_key": details.cache_key,
+        "cache_expiration": encode_datetime(details.cache_expiration),
+        "deferred": details.deferred,
+        "untrackable_result": details.untrackable_result,
+        "pause_timeout": encode_datetime(details.pause_timeout),
+        "pause_reschedule": details.pause_reschedule,
+        "pause_key": details.pause_key,
+        "run_input_keyset": keyset,
+        "refresh_cache": details.refresh_cache,
+        "retriable": details.retriable,
+        "transition_id": _uuid(details.transition_id),
+        "task_parameters_id": _uuid(details.task_parameters_id),
+        "traceparent": details.traceparent,
+        "deployment_concurrency_lease_id": _uuid(details.deployment_concurrency_lease_id),
+    }
+
+
+def _state(state: State | None) -> JSON:
+    if state is None:
+        return None
+    return {
+        "id": str(state.id),
+        "type": state.type.value,
+        "name": state.name,
+        "timestamp": encode_datetime(state.timestamp),
+        "message": state.message,
+        "data": finite_json(state.data),
+        "state_details": _state_details(state.state_details),
+    }
+
+
+def _created_by(created_by: CreatedBy | None) -> JSON:
+    if created_by is None:
+        return None
+    return {
+        "id": _uuid(created_by.id),
+        "type": created_by.type,
+        "display_value": created_by.display_value,
+    }
+
+
+def encode_flow_run(run: FlowRun, *, now: datetime) -> dict[str, JSON]:
+    """The run as Prefect's ``FlowRunResponse`` JSON object, keys in Prefect's order.
+
+    ``now`` is the moment the response is built: ``estimated_run_time`` and
+    ``estimated_start_time_delta`` are computed from it, as Prefect does. The result shares
+    no mutable value with ``run``.
+    """
+    labels: dict[str, JSON] = {key: finite_json(value) for key, value in run.labels.items()}
+    job_variables = None if run.job_variables is None else finite_json(run.job_variables)
+    return {
+        "id": str(run.id),
+        "created": encode_datetime(run.created),
+        "updated": encode_datetime(run.updated),
+        "name": run.name,
+        "flow_id": str(run.flow_id),
+        "state_id": _uuid(run.state_id),
+        "deployment_id": _uuid(run.deployment_id),
+        "deployment_version": run.deployment_version,
+        "work_queue_id": _uuid(run.work_queue_id),
+        "work_queue_name": run.work_queue_name,
+        "flow_version": run.flow_version,
+        "parameters": finite_json(run.parameters),
+        "idempotency_key": run.idempotency_key,
+        "context": finite_json(run.context),
+        "empirical_policy": _policy(run.empirical_policy),
+        "tags": _sorted(run.tags),
+        "labels": labels,
+        "parent_task_run_id": _uuid(run.parent_task_run_id),
+        "state_type": None if run.state_type is None else run.state_type.value,
+        "state_name": run.state_name,
+        "run_count": run.run_count,
+        "expected_start_time": encode_datetime(run.expected_start_time),
+        "next_scheduled_start_time": encode_datetime(run.next_scheduled_start_time),
+        "start_time": encode_datetime(run.start_time),
+        "end_time": encode_datetime(run.end_time),
+        "total_run_time": _float(run.total_run_time),
+        "estimated_run_time": _float(run.estimated_run_time(now)),
+        "estimated_start_time_delta": _float(run.estimated_start_time_delta(now)),
+        "auto_scheduled": run.auto_scheduled,
+        "infrastructure_document_id": _uuid(run.infrastructure_document_id),
+        "infrastructure_pid": run.infrastructure_pid,
+        "created_by": _created_by(run.created_by),
+        "work_pool_id": _uuid(run.work_pool_id),
+        "work_pool_name": run.work_pool_name,
+        "state": _state(run.state),
+        "job_variables": job_variables,
+    }
+
+
+def encode_json(value: JSON) -> bytes:
+    """Compact UTF-8 JSON, as Starlette's ``JSONResponse`` renders it.
+
+    Non-finite numbers become ``null`` (Prefect's own responses never contain them; its
+    error envelope would crash instead). A string holding a lone surrogate, which UTF-8
+    cannot carry, is written with ASCII escapes; the result parses to the same JSON.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        text = json.dumps(
+            finite_json(value), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(
+            finite_json(value), ensure_ascii=True, allow_nan=False, separators=(",", ":")
+        ).encode("ascii")

@@ -1,0 +1,355 @@
+"""The service edge to edge on the in-memory adapter: one test per rule, in Prefect's order."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import attrs
+import pytest
+from flowrun_adapters.memory import InMemoryRepository
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flowrun_core import (
+    CircularSchemaRef,
+    CreatedBy,
+    DeploymentFlowRunCreate,
+    DeploymentNotFound,
+    FlowRunPolicy,
+    FlowRunService,
+    HydrationFailed,
+    JobVariablesInvalid,
+    MissingParameterSchema,
+    ParameterValidationFailed,
+    Seeder,
+    StateCreate,
+    StateDetails,
+    StateType,
+    StorageIntegrityError,
+    WorkQueueWithoutPool,
+)
+from flowrun_core.testing.strategies import json_objects
+
+POOL_TEMPLATE = {
+    "job_configuration": {"image": "{{ image }}"},
+    "variables": {
+        "type": "object",
+        "properties": {
+            "image": {"type": "string"},
+            "cpu": {"type": "integer", "default": 1},
+        },
+        "required": ["image"],
+    },
+}
+
+
+class Ticks:
+    """A deterministic clock: one microsecond later at every call."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2030, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(microseconds=1)
+        return self.now
+
+
+def make_ids(seed: int = 0):
+    counter = itertools.count(seed)
+    return lambda: uuid.UUID(int=next(counter))
+
+
+def make_names():
+    counter = itertools.count()
+    return lambda: f"run-{next(counter)}"
+
+
+@attrs.define
+class Env:
+    repo: InMemoryRepository
+    seed: Seeder
+    service: FlowRunService
+
+    def deployment(self, **kwargs):
+        flow = self.seed.flow(f"etl-{uuid.uuid4().hex[:6]}")
+        kwargs.setdefault("enforce_parameter_schema", False)
+        return self.seed.deployment(flow, "dep", **kwargs)
+
+
+@pytest.fixture
+def env() -> Env:
+    repo = InMemoryRepository()
+    return Env(repo=repo, seed=Seeder(repo), service=FlowRunService(repo))
+
+
+def create(env: Env, deployment_id, **request):
+    return env.service.create_flow_run_from_deployment(
+        deployment_id, DeploymentFlowRunCreate(**request)
+    )
+
+
+def test_unknown_deployment(env: Env) -> None:
+    with pytest.raises(DeploymentNotFound, match=r"^Deployment not found$"):
+        create(env, uuid.uuid4())
+
+
+def test_defaults_are_inferred_and_deployment_untouched(env: Env) -> None:
+    dep = env.deployment(parameters={"x": 1, "nested": {"a": 1}}, tags=["b", "a"], version="7")
+    run = create(env, dep.id, parameters={"nested": {"b": 2}}, tags=["c", "a"]).value
+    assert run.parameters == {"x": 1, "nested": {"b": 2}}
+    assert run.tags == ("a", "b", "c")
+    assert run.deployment_version == "7"
+    assert run.state_type is StateType.SCHEDULED
+    assert run.state_name == "Scheduled"
+    assert env.repo.get_deployment(dep.id) == dep
+
+
+def test_labels_precedence(env: Env) -> None:
+    dep = env.deployment(labels={"env": "prod"})
+    run = create(env, dep.id, labels={"prefect.deployment.id": "spoof", "new": 1}).value
+    assert run.labels == {
+        "prefect.flow.id": str(dep.flow_id),
+        "env": "prod",
+        "prefect.deployment.id": "spoof",
+        "new": 1,
+    }
+
+
+def test_hydration_runs_even_without_enforcement(env: Env) -> None:
+    env.seed.variable("answer", {"a": [1]})
+    dep = env.deployment(
+        parameters={"v": {"__prefect_kind": "workspace_variable", "variable_name": "answer"}}
+    )
+    run = create(env, dep.id, parameters={"j": {"__prefect_kind": "json", "value": "[1]"}}).value
+    assert run.parameters == {"v": {"a": [1]}, "j": [1]}
+    stored = env.repo.get_deployment(dep.id)
+    assert stored is not None
+    assert stored.parameters["v"] == {
+        "__prefect_kind": "workspace_variable",
+        "variable_name": "answer",
+    }
+
+
+def test_hydration_error_comes_before_enforcement(env: Env) -> None:
+    dep = env.deployment(enforce_parameter_schema=True, has_parameter_schema=False)
+    with pytest.raises(HydrationFailed, match=r"^Variable 'nope' not found in workspace\.$"):
+        create(
+            env,
+            dep.id,
+            parameters={"v": {"__prefect_kind": "workspace_variable", "variable_name": "nope"}},
+        )
+
+
+def test_missing_schema_with_enforcement(env: Env) -> None:
+    dep = env.deployment(enforce_parameter_schema=True, has_parameter_schema=False)
+    with pytest.raises(MissingParameterSchema):
+        create(env, dep.id)
+    assert create(env, dep.id, enforce_parameter_schema=False).created
+
+
+def test_request_flag_overrides_the_deployment(env: Env) -> None:
+    schema = {"type": "object", "properties": {"x": {"type": "string"}}, "required": ["x"]}
+    dep = env.deployment(parameter_openapi_schema=schema, enforce_parameter_schema=False)
+    with pytest.raises(ParameterValidationFailed) as info:
+        create(env, dep.id, parameters={"x": 1}, enforce_parameter_schema=True)
+    assert info.value.message == (
+        "Validation failed for field 'x'. Failure reason: 1 is not of type 'string'"
+    )
+    assert create(env, dep.id, parameters={"x": 1}).created
+
+
+def test_circular_schema(env: Env) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"a": {"$ref": "#/definitions/A"}},
+        "definitions": {"A": {"$ref": "#/definitions/B"}, "B": {"$ref": "#/definitions/A"}},
+    }
+    dep = env.deployment(parameter_openapi_schema=schema, enforce_parameter_schema=True)
+    with pytest.raises(CircularSchemaRef):
+        create(env, dep.id, parameters={"a": 1})
+    assert create(env, dep.id).created
+
+
+def test_job_variables_are_validated_against_the_pool(env: Env) -> None:
+    env.seed.work_pool("pool-a", base_job_template=POOL_TEMPLATE)
+    dep = env.deployment(work_pool_name="pool-a")
+    with pytest.raises(JobVariablesInvalid) as info:
+        create(env, dep.id)
+    assert info.value.message == "Validation failed. Failure reason: 'image' is a required property"
+    run = create(env, dep.id, job_variables={"image": "x"}).value
+    assert run.job_variables == {"image": "x"}
+
+
+def test_work_queue_override_creates_at_lowest_free_priority(env: Env) -> None:
+    env.seed.work_pool("pool-a", work_queues=["existing"])
+    dep = env.deployment(work_pool_name="pool-a")
+    run = create(env, dep.id, work_queue_name="newq").value
+    pool = env.repo.get_work_pool_by_name("pool-a")
+    assert pool is not None
+    queue = env.repo.get_work_queue_by_name(pool.id, "newq")
+    assert queue is not None
+    assert queue.priority == 3
+    assert (run.work_queue_id, run.work_queue_name) == (queue.id, "newq")
+    assert (run.work_pool_id, run.work_pool_name) == (pool.id, "pool-a")
+
+
+def test_work_queue_override_without_pool(env: Env) -> None:
+    dep = env.deployment()
+    with pytest.raises(WorkQueueWithoutPool):
+        create(env, dep.id, work_queue_name="q")
+
+
+def test_unknown_infrastructure_document_conflicts_and_writes_nothing(env: Env) -> None:
+    env.seed.work_pool("pool-a")
+    dep = env.deployment(work_pool_name="pool-a")
+    with pytest.raises(StorageIntegrityError):
+        create(env, dep.id, infrastructure_document_id=uuid.uuid4(), work_queue_name="brand-new")
+    pool = env.repo.get_work_pool_by_name("pool-a")
+    assert pool is not None
+    assert env.repo.get_work_queue_by_name(pool.id, "brand-new") is None
+    assert env.repo.count_flow_runs() == 0
+
+
+def test_infrastructure_document_falls_back_to_the_deployment(env: Env) -> None:
+    doc = env.seed.infrastructure_document("infra")
+    dep = env.deployment(infrastructure_document_id=doc.id)
+    assert create(env, dep.id).value.infrastructure_document_id == doc.id
+
+
+def test_parent_task_run_gets_a_copy_of_the_state(env: Env) -> None:
+    dep = env.deployment()
+    parent = env.seed.flow_run(deployment=dep, name="parent")
+    task = env.seed.task_run(flow_run=parent)
+    run = create(env, dep.id, parent_task_run_id=task.id).value
+    assert run.state is not None
+    assert run.state.state_details.task_run_id == task.id
+    stored = env.repo.get_task_run(task.id)
+    assert stored is not None
+    assert stored.state is not None
+    assert stored.state.type is StateType.SCHEDULED
+    assert stored.state.state_details.child_flow_run_id == run.id
+    with pytest.raises(StorageIntegrityError):
+        create(env, dep.id, parent_task_run_id=uuid.uuid4())
+
+
+def test_idempotent_hit_returns_the_stored_run_unchanged(env: Env) -> None:
+    env.seed.work_pool("pool-a")
+    dep = env.deployment(work_pool_name="pool-a")
+    first = create(env, dep.id, idempotency_key="k", tags=["one"])
+    second = create(env, dep.id, idempotency_key="k", tags=["two"], work_queue_name="side-q")
+    assert first.created
+    assert not second.created
+    assert second.value.id == first.value.id
+    assert second.value.tags == first.value.tags
+    pool = env.repo.get_work_pool_by_name("pool-a")
+    assert pool is not None
+    # Prefect still runs the queue override before the lookup: the queue exists afterwards.
+    assert env.repo.get_work_queue_by_name(pool.id, "side-q") is not None
+
+
+def test_checks_before_the_lookup_still_run_on_a_hit(env: Env) -> None:
+    schema = {"type": "object", "properties": {"x": {"type": "integer"}}}
+    dep = env.deployment(parameter_openapi_schema=schema, enforce_parameter_schema=True)
+    create(env, dep.id, idempotency_key="k", parameters={"x": 1})
+    with pytest.raises(ParameterValidationFailed):
+        create(env, dep.id, idempotency_key="k", parameters={"x": "bad"})
+
+
+def test_empty_key_twice_conflicts(env: Env) -> None:
+    dep = env.deployment()
+    assert create(env, dep.id, idempotency_key="").created
+    with pytest.raises(StorageIntegrityError):
+        create(env, dep.id, idempotency_key="")
+
+
+def test_same_key_on_another_deployment_of_the_flow_hits(env: Env) -> None:
+    flow = env.seed.flow("shared")
+    one = env.seed.deployment(flow, "one", enforce_parameter_schema=False)
+    two = env.seed.deployment(flow, "two", enforce_parameter_schema=False)
+    first = create(env, one.id, idempotency_key="k")
+    hit = create(env, two.id, idempotency_key="k")
+    assert not hit.created
+    assert hit.value.deployment_id == one.id
+    assert hit.value.id == first.value.id
+
+
+def test_job_variables_null_is_stored_as_null_only_on_the_key_path(env: Env) -> None:
+    dep = env.deployment()
+    assert create(env, dep.id, job_variables=None).value.job_variables == {}
+    keyed = create(env, dep.id, job_variables=None, idempotency_key="k").value
+    assert keyed.job_variables is None
+
+
+def test_caller_state_offset_is_echoed_then_stored_in_utc(env: Env) -> None:
+    dep = env.deployment()
+    when = datetime(2031, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
+    state = StateCreate(type=StateType.SCHEDULED, state_details=StateDetails(scheduled_time=when))
+    result = create(env, dep.id, state=state, idempotency_key="tz")
+    assert result.value.expected_start_time is not None
+    assert result.value.expected_start_time.utcoffset() == timedelta(hours=2)
+    replay = create(env, dep.id, state=state, idempotency_key="tz")
+    assert replay.value.expected_start_time == when
+    assert replay.value.expected_start_time is not None
+    assert replay.value.expected_start_time.utcoffset() == timedelta(0)
+
+
+def test_created_by_and_policy_are_stored(env: Env) -> None:
+    dep = env.deployment()
+    who = CreatedBy(id=uuid.uuid4(), type="AUTOMATION", display_value="nightly")
+    result = env.service.create_flow_run_from_deployment(
+        dep.id,
+        DeploymentFlowRunCreate(empirical_policy=FlowRunPolicy(retries=3), context={"a": [1]}),
+        created_by=who,
+    )
+    assert result.value.created_by == who
+    assert result.value.empirical_policy.retries == 3
+    assert result.value.context == {"a": [1]}
+
+
+def test_timestamps_are_ordered(env: Env) -> None:
+    dep = env.deployment()
+    run = create(env, dep.id).value
+    assert run.state is not None
+    assert run.expected_start_time is not None
+    assert run.expected_start_time <= run.state.timestamp <= run.created <= run.updated
+
+
+def _deterministic(repo: InMemoryRepository) -> FlowRunService:
+    return FlowRunService(repo, clock=Ticks(), new_id=make_ids(10_000), new_name=make_names())
+
+
+@settings(max_examples=20, deadline=None)
+@given(parameters=json_objects(), tags=st.lists(st.text(max_size=3), max_size=3))
+def test_same_inputs_and_factories_give_identical_runs(parameters, tags) -> None:
+    runs = []
+    for _ in range(2):
+        repo = InMemoryRepository()
+        seed = Seeder(repo, clock=Ticks(), new_id=make_ids(1))
+        dep = seed.deployment(seed.flow("f"), "d", enforce_parameter_schema=False)
+        service = _deterministic(repo)
+        runs.append(
+            service.create_flow_run_from_deployment(
+                dep.id, DeploymentFlowRunCreate(parameters=parameters, tags=tuple(tags))
+            ).value
+        )
+    assert runs[0] == runs[1]
+
+
+@settings(max_examples=20, deadline=None)
+@given(keys=st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=8))
+def test_idempotency_law(keys: list[str]) -> None:
+    repo = InMemoryRepository()
+    seed = Seeder(repo)
+    dep = seed.deployment(seed.flow("f"), "d", enforce_parameter_schema=False)
+    service = FlowRunService(repo)
+    ids: dict[str, uuid.UUID] = {}
+    for key in keys:
+        result = service.create_flow_run_from_deployment(
+            dep.id, DeploymentFlowRunCreate(idempotency_key=key)
+        )
+        assert result.created == (key not in ids)
+        ids.setdefault(key, result.value.id)
+        assert result.value.id == ids[key]
+    assert repo.count_flow_runs() == len(set(keys))
