@@ -48,7 +48,7 @@ from flowrun_core.models import (
 from flowrun_core.ports import Repository
 from flowrun_core.testing.strategies import hostile_text, json_objects, json_values, label_values
 
-__all__ = ["RepositoryContract", "World"]
+__all__ = ["RepositoryContract", "World", "assert_same"]
 
 R = TypeVar("R", bound=Repository)
 
@@ -65,6 +65,28 @@ class World:
     queue: WorkQueue
     document: InfrastructureDocument
     deployment: Deployment
+
+
+def _differing_fields(actual: object, expected: object) -> list[str]:
+    if type(actual) is not type(expected) or not attrs.has(type(actual)):
+        return []
+    return [
+        field.name
+        for field in attrs.fields(type(actual))
+        if getattr(actual, field.name) != getattr(expected, field.name)
+    ]
+
+
+def assert_same(actual: object, expected: object, what: str) -> None:
+    """Assert equality with a short message naming the differing fields.
+
+    Plain ``assert a == b`` on large generated values makes pytest build a character diff
+    of their reprs, which can take minutes; this names the fields instead.
+    """
+    if actual != expected:
+        fields = _differing_fields(actual, expected)
+        detail = f"fields differ: {', '.join(fields)}" if fields else "values differ"
+        raise AssertionError(f"{what}: {detail}")
 
 
 def seed_world(repo: Repository) -> World:

@@ -24,7 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from flowrun_core.errors import StorageIntegrityError
 from flowrun_core.models import Flow, FlowRun, WorkPool, WorkQueue
 from flowrun_core.ports import Repository
-from flowrun_core.testing.contract import make_run
+from flowrun_core.testing.contract import _differing_fields, assert_same, make_run
 from flowrun_core.testing.strategies import idempotency_keys, json_objects, label_values
 
 __all__ = ["DifferentialMachine", "RepositoryMachine"]
@@ -104,11 +104,11 @@ class RepositoryMachine(RuleBasedStateMachine):
         assert result.created == (outcome == "created")
         assert result.value.id == expected_id
         if outcome == "created":
-            assert result.value == run
+            assert_same(result.value, run, "the created run")
             self._record(run)
         else:
             assert expected_id is not None
-            assert result.value == self.runs[expected_id]
+            assert_same(result.value, self.runs[expected_id], "the run a key hit returned")
 
     @rule(run=_runs, queue_name=st.sampled_from(["a", "b", "c"]))
     def create_and_roll_back(self, run: FlowRun, queue_name: str) -> None:
@@ -148,7 +148,7 @@ class RepositoryMachine(RuleBasedStateMachine):
         """Every stored run reads back equal, by id and by key."""
         run_id = data.draw(st.sampled_from(sorted(self.runs)))
         run = self.runs[run_id]
-        assert self.repo.get_flow_run(run_id) == run
+        assert_same(self.repo.get_flow_run(run_id), run, "a stored run read by id")
         if run.idempotency_key is not None:
             assert (
                 self.repo.get_flow_run_by_idempotency_key(run.flow_id, run.idempotency_key) == run
@@ -184,7 +184,13 @@ class DifferentialMachine(RuleBasedStateMachine):
                 outcomes.append(("ok", step(repo)))
             except StorageIntegrityError:
                 outcomes.append(("integrity", None))
-        assert outcomes[0] == outcomes[1], outcomes
+        if outcomes[0] != outcomes[1]:
+            kinds = (outcomes[0][0], outcomes[1][0])
+            fields = []
+            if kinds == ("ok", "ok"):
+                fields = _differing_fields(outcomes[0][1], outcomes[1][1])
+            msg = f"the adapters disagree: outcomes {kinds}, differing fields {fields}"
+            raise AssertionError(msg)
         return outcomes[0][1]
 
     @rule(run=_runs)
