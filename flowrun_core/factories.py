@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import coolname
 
@@ -16,6 +16,15 @@ _BLOCKED_WORDS = frozenset({"sexy", "demonic", "psycho", "bloody", "jihad", "naz
 def utc_now() -> datetime:
     """The current time as an aware UTC ``datetime``."""
     return datetime.now(UTC)
+
+
+def later_than(earlier: datetime, now: datetime) -> datetime:
+    """``now``, or one microsecond after ``earlier`` when the clock has not moved on.
+
+    Prefect's ``updated`` is written after ``created`` by the database, so it is always
+    later; a fast or injected clock can return the same instant twice.
+    """
+    return now if now > earlier else earlier + timedelta(microseconds=1)
 
 
 def new_uuid() -> uuid.UUID:

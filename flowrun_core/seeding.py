@@ -20,7 +20,7 @@ from uuid import UUID
 
 import attrs
 
-from flowrun_core.factories import adjective_animal_slug, new_uuid, utc_now
+from flowrun_core.factories import adjective_animal_slug, later_than, new_uuid, utc_now
 from flowrun_core.json_types import JSON
 from flowrun_core.models import (
     Deployment,
@@ -261,7 +261,7 @@ class Seeder:
         run = FlowRun(
             id=self.new_id(),
             created=created,
-            updated=self.clock(),
+            updated=later_than(created, self.clock()),
             name=name or self.new_name(),
             flow_id=flow_id,
             deployment_id=None if deployment is None else deployment.id,

@@ -14,7 +14,7 @@ from uuid import UUID
 import attrs
 
 from flowrun_core.errors import DeploymentNotFound, MissingParameterSchema
-from flowrun_core.factories import adjective_animal_slug, new_uuid, utc_now
+from flowrun_core.factories import adjective_animal_slug, later_than, new_uuid, utc_now
 from flowrun_core.json_types import JSON, copy_json
 from flowrun_core.models import (
     Created,
@@ -33,8 +33,8 @@ from flowrun_core.rules.job_variables import validate_job_variables
 from flowrun_core.rules.parameters import effective_enforcement, merge_parameters
 from flowrun_core.rules.schema import validate_parameters
 from flowrun_core.rules.state import (
-    apply_initial_state,
     initial_state,
+    initial_state_fields,
     parent_task_state,
     with_default_scheduled_time,
 )
@@ -140,16 +140,24 @@ class FlowRunService:
             if request.work_queue_name:
                 queue = self._override_queue(deployment, work_pool, request.work_queue_name)
                 work_queue_id, work_queue_name = queue.id, queue.name
-            state = initial_state(request_state, clock=self.clock, new_id=self.new_id)
+            run_id = self.new_id()
+            state = initial_state(
+                request_state,
+                clock=self.clock,
+                new_id=self.new_id,
+                flow_run_id=run_id,
+                parent_task_run_id=request.parent_task_run_id,
+            )
             run = self._build_run(
                 deployment,
                 request,
+                run_id=run_id,
+                state=state,
                 parameters=parameters,
                 work_queue=(work_queue_id, work_queue_name),
                 work_pool=work_pool,
                 created_by=created_by,
             )
-            run = apply_initial_state(run, state)
             result = repository.create_flow_run(_as_stored(run))
             if not result.created:
                 return result
@@ -234,12 +242,14 @@ class FlowRunService:
         deployment: Deployment,
         request: DeploymentFlowRunCreate,
         *,
+        run_id: UUID,
+        state: State,
         parameters: dict[str, JSON],
         work_queue: tuple[UUID | None, str | None],
         work_pool: tuple[WorkPool, WorkQueue] | None,
         created_by: CreatedBy | None,
     ) -> FlowRun:
-        """Step 6 and 8: the run as Prefect builds it, before its first state."""
+        """Steps 6 and 8: the run as Prefect builds and stores it, with its first state."""
         keyed = bool(request.idempotency_key)
         job_variables = request.job_variables
         if job_variables is None and not keyed:
@@ -249,9 +259,9 @@ class FlowRunService:
             pool = work_pool[0]
         created = self.clock()
         return FlowRun(
-            id=self.new_id(),
+            id=run_id,
             created=created,
-            updated=self.clock(),
+            updated=later_than(created, self.clock()),
             name=request.name or self.new_name(),
             flow_id=deployment.flow_id,
             deployment_id=deployment.id,
@@ -261,7 +271,6 @@ class FlowRunService:
             parameters=parameters,
             idempotency_key=request.idempotency_key,
             context={k: copy_json(v) for k, v in request.context.items()},
-            empirical_policy=request.empirical_policy,
             tags=union_tags(deployment.tags, request.tags),
             labels=run_labels(
                 deployment_labels=deployment.labels,
@@ -278,6 +287,7 @@ class FlowRunService:
             job_variables=None
             if job_variables is None
             else {k: copy_json(v) for k, v in job_variables.items()},
+            **initial_state_fields(state, request.empirical_policy),
         )
 
 
@@ -294,8 +304,27 @@ def _details_utc(details: StateDetails) -> StateDetails:
     )
 
 
+def _all_utc(run: FlowRun) -> bool:
+    details = None if run.state is None else run.state.state_details
+    moments = (
+        run.created,
+        run.updated,
+        run.expected_start_time,
+        run.next_scheduled_start_time,
+        run.start_time,
+        run.end_time,
+        None if run.state is None else run.state.timestamp,
+        None if details is None else details.scheduled_time,
+        None if details is None else details.cache_expiration,
+        None if details is None else details.pause_timeout,
+    )
+    return all(moment is None or moment.tzinfo is UTC for moment in moments)
+
+
 def _as_stored(run: FlowRun) -> FlowRun:
     """The run as a store keeps it: every datetime in UTC (Prefect's later reads are UTC)."""
+    if _all_utc(run):
+        return run
     state: State | None = run.state
     if state is not None:
         state = attrs.evolve(

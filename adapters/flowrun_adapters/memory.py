@@ -10,6 +10,7 @@ Rollback replays an undo log, so its cost is that of the writes it undoes.
 from __future__ import annotations
 
 import threading
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -38,15 +39,51 @@ __all__ = ["InMemoryRepository"]
 _T = TypeVar("_T")
 
 
+def _mutable_fields(cls: type) -> tuple[tuple[str, bool], ...]:
+    """The fields of an attrs class that can hold dicts or lists: ``(name, is_attrs)``."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = typing.get_type_hints(cls)
+        found: list[tuple[str, bool]] = []
+        for field in attrs.fields(cls):
+            hint = hints[field.name]
+            nested = [arg for arg in _type_args(hint) if isinstance(arg, type) and attrs.has(arg)]
+            if nested:
+                if any(_mutable_fields(arg) for arg in nested):
+                    found.append((field.name, True))
+            elif _may_hold_containers(hint):
+                found.append((field.name, False))
+        plan = _PLANS[cls] = tuple(found)
+    return plan
+
+
+def _type_args(hint: object) -> tuple[object, ...]:
+    args = typing.get_args(hint)
+    return (hint, *args) if args else (hint,)
+
+
+def _may_hold_containers(hint: object) -> bool:
+    text = repr(hint)
+    return "dict" in text or "list" in text or "JSON" in text
+
+
+_PLANS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
 def _copy(value: _T) -> _T:
-    """A copy of an attrs value whose dicts and lists (at any depth) are fresh."""
+    """A copy of an attrs value whose dicts and lists (at any depth) are fresh.
+
+    Which fields can hold containers is worked out once per class, so a copy costs one
+    ``evolve`` plus the JSON copies, and values with nothing mutable are shared.
+    """
     changes: dict[str, Any] = {}
-    for field in attrs.fields(type(value)):  # type: ignore[arg-type]
-        current = getattr(value, field.name)
-        if isinstance(current, dict | list):
-            changes[field.name] = copy_json(current)
-        elif attrs.has(type(current)):
-            changes[field.name] = _copy(current)
+    for name, is_attrs in _mutable_fields(type(value)):
+        current = getattr(value, name)
+        if current is None:
+            continue
+        copied = _copy(current) if is_attrs else copy_json(current)
+        if copied is not current:
+            changes[name] = copied
     return attrs.evolve(value, **changes) if changes else value  # type: ignore[misc]
 
 
@@ -239,7 +276,8 @@ class InMemoryRepository(Repository):
                 if existing is not None:
                     return Created(value=_copy(self._runs[existing]), created=False)
             self._insert_run(flow_run)
-            return Created(value=_copy(flow_run), created=True)
+            # The store holds its own copy; the caller's value is not an alias of it.
+            return Created(value=flow_run, created=True)
 
     def add_flow_run(self, flow_run: FlowRun, /) -> None:
         """Insert a pre-existing run as is."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flowrun_core.json_types import JSON, copy_json
+from flowrun_core.json_types import JSON
 
 
 def merge_parameters(
@@ -14,12 +14,11 @@ def merge_parameters(
 
     A request key replaces the deployment's value for that key completely (nested objects
     are not merged) and ``None`` is an ordinary value. Key order is the deployment's keys,
-    then new request keys. Neither input is mutated and the result shares no containers
-    with them.
+    then new request keys. Neither input is mutated. Values are shared with the inputs:
+    hydration, which always follows, builds fresh containers.
     """
-    merged = {key: copy_json(value) for key, value in deployment_parameters.items()}
-    for key, value in request_parameters.items():
-        merged[key] = copy_json(value)
+    merged = dict(deployment_parameters)
+    merged.update(request_parameters)
     return merged
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import attrs
@@ -35,11 +36,20 @@ def with_default_scheduled_time(
     return attrs.evolve(request_state, state_details=details)
 
 
-def initial_state(request_state: StateCreate | None, *, clock: Clock, new_id: IdFactory) -> State:
+def initial_state(
+    request_state: StateCreate | None,
+    *,
+    clock: Clock,
+    new_id: IdFactory,
+    flow_run_id: UUID | None = None,
+    parent_task_run_id: UUID | None = None,
+) -> State:
     """The run's first state: the caller's, or a default SCHEDULED one at "now".
 
     The name defaults from the type only when it is ``None``. For the default state the
-    scheduled time is read before the state's own timestamp, as in Prefect.
+    scheduled time is read before the state's own timestamp, as in Prefect. The details'
+    ``flow_run_id`` is always ``flow_run_id``; ``task_run_id`` is the parent task run when
+    there is one, otherwise the caller's is kept.
     """
     if request_state is None:
         scheduled_time = clock()
@@ -48,8 +58,16 @@ def initial_state(request_state: StateCreate | None, *, clock: Clock, new_id: Id
             type=StateType.SCHEDULED,
             name=StateType.SCHEDULED.default_name,
             timestamp=clock(),
-            state_details=StateDetails(scheduled_time=scheduled_time),
+            state_details=StateDetails(
+                flow_run_id=flow_run_id,
+                task_run_id=parent_task_run_id,
+                scheduled_time=scheduled_time,
+            ),
         )
+    details = request_state.state_details
+    task_run_id = details.task_run_id if parent_task_run_id is None else parent_task_run_id
+    if details.flow_run_id != flow_run_id or details.task_run_id != task_run_id:
+        details = attrs.evolve(details, flow_run_id=flow_run_id, task_run_id=task_run_id)
     return State(
         id=new_id(),
         type=request_state.type,
@@ -57,47 +75,47 @@ def initial_state(request_state: StateCreate | None, *, clock: Clock, new_id: Id
         timestamp=clock(),
         message=request_state.message,
         data=None,
-        state_details=request_state.state_details,
+        state_details=details,
     )
+
+
+def initial_state_fields(state: State, policy: FlowRunPolicy) -> dict[str, Any]:
+    """The run fields Prefect's forced first transition derives from ``state``.
+
+    Mirrors the global transforms: state type, name and id; start and end times; expected
+    and next scheduled start times; the run count; and the ``resuming`` indicator. The
+    state's details must already name the run (see :func:`initial_state`).
+    """
+    kind = state.type
+    scheduled = kind is StateType.SCHEDULED
+    scheduled_time = state.state_details.scheduled_time if scheduled else None
+    started = kind is StateType.RUNNING or kind.is_terminal
+    resuming = bool(policy.resuming)
+    if resuming and started:
+        policy = attrs.evolve(policy, resuming=False)
+    return {
+        "state": state,
+        "state_id": state.id,
+        "state_type": kind,
+        "state_name": state.name,
+        "start_time": state.timestamp if started else None,
+        "end_time": state.timestamp if kind.is_terminal else None,
+        "expected_start_time": scheduled_time if scheduled else state.timestamp,
+        "next_scheduled_start_time": scheduled_time,
+        "run_count": 1 if kind is StateType.RUNNING and not resuming else 0,
+        "empirical_policy": policy,
+    }
 
 
 def apply_initial_state(run: FlowRun, state: State) -> FlowRun:
-    """Return ``run`` with ``state`` forced as its first state and every derived field set.
-
-    Mirrors the global transforms of Prefect's forced first transition: state type, name
-    and id; start and end times; expected and next scheduled start times; the state
-    details' ``flow_run_id`` (always overwritten) and ``task_run_id`` (set from the parent
-    task run when there is one, otherwise the caller's is kept); the run count; and the
-    ``resuming`` indicator.
-    """
-    kind = state.type
-    details = attrs.evolve(
-        state.state_details,
-        flow_run_id=run.id,
-        task_run_id=run.parent_task_run_id
-        if run.parent_task_run_id is not None
-        else state.state_details.task_run_id,
+    """Return ``run`` with ``state`` forced as its first state and every derived field set."""
+    details = state.state_details
+    task_run_id = details.task_run_id if run.parent_task_run_id is None else run.parent_task_run_id
+    state = attrs.evolve(
+        state,
+        state_details=attrs.evolve(details, flow_run_id=run.id, task_run_id=task_run_id),
     )
-    state = attrs.evolve(state, state_details=details)
-    scheduled_time = details.scheduled_time if kind is StateType.SCHEDULED else None
-    start_time = state.timestamp if kind is StateType.RUNNING or kind.is_terminal else None
-    resuming = bool(run.empirical_policy.resuming)
-    policy: FlowRunPolicy = run.empirical_policy
-    if resuming and (kind is StateType.RUNNING or kind.is_terminal):
-        policy = attrs.evolve(policy, resuming=False)
-    return attrs.evolve(
-        run,
-        state=state,
-        state_id=state.id,
-        state_type=kind,
-        state_name=state.name,
-        start_time=start_time,
-        end_time=state.timestamp if kind.is_terminal else None,
-        expected_start_time=scheduled_time if kind is StateType.SCHEDULED else state.timestamp,
-        next_scheduled_start_time=scheduled_time,
-        run_count=1 if kind is StateType.RUNNING and not resuming else 0,
-        empirical_policy=policy,
-    )
+    return attrs.evolve(run, **initial_state_fields(state, run.empirical_policy))
 
 
 def parent_task_state(state: State, *, flow_run_id: UUID, clock: Clock, new_id: IdFactory) -> State:

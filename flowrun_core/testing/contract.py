@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import attrs
 import pytest
@@ -72,7 +72,7 @@ def _differing_fields(actual: object, expected: object) -> list[str]:
         return []
     return [
         field.name
-        for field in attrs.fields(type(actual))
+        for field in attrs.fields(cast("type[attrs.AttrsInstance]", type(actual)))
         if getattr(actual, field.name) != getattr(expected, field.name)
     ]
 

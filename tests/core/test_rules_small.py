@@ -18,6 +18,7 @@ from flowrun_core.models import (
     StateDetails,
     StateType,
 )
+from flowrun_core.rules.hydration import hydrate_parameters
 from flowrun_core.rules.parameters import effective_enforcement, merge_parameters
 from flowrun_core.rules.state import (
     apply_initial_state,
@@ -74,9 +75,14 @@ def test_merge_laws(deployment: dict, request: dict) -> None:
 
 
 @given(json_objects, json_objects)
-def test_merge_result_shares_no_containers(deployment: dict, request: dict) -> None:
+def test_merge_then_hydrate_shares_no_containers(deployment: dict, request: dict) -> None:
+    # What the service stores is hydrate(merge(...)): it must share nothing with the inputs.
+    variables: dict = {}
     merged = merge_parameters(deployment, request)
-    for key, value in merged.items():
+    assert merged is not deployment
+    assert merged is not request
+    hydrated = hydrate_parameters(merged, variables)
+    for key, value in hydrated.items():
         if isinstance(value, dict | list):
             assert value is not request.get(key)
             assert value is not deployment.get(key)
