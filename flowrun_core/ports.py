@@ -72,6 +72,16 @@ class Repository(Protocol):
         """The deployment with this id."""
         ...
 
+    def list_flows(self, *, name: str | None = None) -> Sequence[Flow]:
+        """Flows in creation order; only those with exactly this ``name`` when given."""
+        ...
+
+    def list_deployments(
+        self, *, name: str | None = None, flow_id: UUID | None = None
+    ) -> Sequence[Deployment]:
+        """Deployments in creation order, optionally filtered by exact name and flow."""
+        ...
+
     def get_work_pool(self, work_pool_id: UUID, /) -> WorkPool | None:
         """The work pool with this id."""
         ...

@@ -165,6 +165,24 @@ class InMemoryRepository(Repository):
         """The deployment with this id."""
         return self._read(self._deployments, deployment_id)
 
+    def list_flows(self, *, name: str | None = None) -> Sequence[Flow]:
+        """Flows in creation order, optionally only those with this exact name."""
+        with self._lock:
+            self._check_open()
+            return [_copy(f) for f in self._flows.values() if name is None or f.name == name]
+
+    def list_deployments(
+        self, *, name: str | None = None, flow_id: UUID | None = None
+    ) -> Sequence[Deployment]:
+        """Deployments in creation order, optionally filtered by exact name and flow."""
+        with self._lock:
+            self._check_open()
+            return [
+                _copy(d)
+                for d in self._deployments.values()
+                if (name is None or d.name == name) and (flow_id is None or d.flow_id == flow_id)
+            ]
+
     def get_work_pool(self, work_pool_id: UUID, /) -> WorkPool | None:
         """The work pool with this id."""
         return self._read(self._pools, work_pool_id)

@@ -195,6 +195,8 @@ class RepositoryContract(Generic[R]):
         missing = uuid.uuid4()
         assert repo.get_flow(missing) is None
         assert repo.get_deployment(missing) is None
+        assert list(repo.list_flows()) == []
+        assert list(repo.list_deployments()) == []
         assert repo.get_work_pool(missing) is None
         assert repo.get_work_pool_by_name("nope") is None
         assert repo.get_work_queue(missing) is None
@@ -229,6 +231,19 @@ class RepositoryContract(Generic[R]):
         repo.add_task_run(task)
         assert repo.get_task_run(task.id) == task
         assert repo.get_flow_run(run.id) == run
+
+    def test_flows_and_deployments_list_by_name(self, repo: R) -> None:
+        """Flows and deployments list in creation order, filtered by exact name and flow."""
+        world = seed_world(repo)
+        twin = attrs.evolve(world.deployment, id=uuid.uuid4(), flow_id=world.other_flow.id)
+        repo.add_deployment(attrs.evolve(twin, work_queue_id=None))
+        assert [f.id for f in repo.list_flows()] == [world.flow.id, world.other_flow.id]
+        assert repo.list_flows(name="etl") == [world.flow]
+        assert list(repo.list_flows(name="ETL")) == []
+        assert [d.id for d in repo.list_deployments(name="dep")] == [world.deployment.id, twin.id]
+        assert repo.list_deployments(name="dep", flow_id=world.flow.id) == [world.deployment]
+        assert [d.id for d in repo.list_deployments(flow_id=world.other_flow.id)] == [twin.id]
+        assert list(repo.list_deployments(name="nope")) == []
 
     def test_queue_names_are_per_pool_and_exact(self, repo: R) -> None:
         """Queues are found by exact, case-sensitive name inside their own pool only."""

@@ -90,6 +90,15 @@ _COUNT_RUNS: Final = "SELECT count(*) FROM flow_runs"
 _INSERT_FLOW: Final = rows.insert_sql("flows", rows.FLOW_COLUMNS)
 _SELECT_FLOW: Final = rows.select_sql("flows", rows.FLOW_COLUMNS, "WHERE id = ?")
 
+_SELECT_FLOWS: Final = rows.select_sql(
+    "flows", rows.FLOW_COLUMNS, "WHERE (?1 IS NULL OR name = ?1) ORDER BY rowid"
+)
+_SELECT_DEPLOYMENTS: Final = rows.select_sql(
+    "deployments",
+    rows.DEPLOYMENT_COLUMNS,
+    "WHERE (?1 IS NULL OR name = ?1) AND (?2 IS NULL OR flow_id = ?2) ORDER BY rowid",
+)
+
 _INSERT_DEPLOYMENT: Final = rows.insert_sql("deployments", rows.DEPLOYMENT_COLUMNS)
 _SELECT_DEPLOYMENT: Final = rows.select_sql("deployments", rows.DEPLOYMENT_COLUMNS, "WHERE id = ?")
 
@@ -408,6 +417,17 @@ class SQLiteRepository(Repository):
     def get_deployment(self, deployment_id: UUID, /) -> Deployment | None:
         """The deployment with this id."""
         return self._one(_SELECT_DEPLOYMENT, (str(deployment_id),), rows.deployment_from_row)
+
+    def list_flows(self, *, name: str | None = None) -> Sequence[Flow]:
+        """Flows in creation order, optionally only those with this exact name."""
+        return self._all(_SELECT_FLOWS, (name,), rows.flow_from_row)
+
+    def list_deployments(
+        self, *, name: str | None = None, flow_id: UUID | None = None
+    ) -> Sequence[Deployment]:
+        """Deployments in creation order, optionally filtered by exact name and flow."""
+        params = (name, None if flow_id is None else str(flow_id))
+        return self._all(_SELECT_DEPLOYMENTS, params, rows.deployment_from_row)
 
     def get_work_pool(self, work_pool_id: UUID, /) -> WorkPool | None:
         """The work pool with this id."""
