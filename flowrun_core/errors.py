@@ -188,3 +188,15 @@ class StorageSchemaError(StorageError):
 
 class StorageClosed(StorageError):
     """The repository was used after it was closed."""
+
+
+class StorageUnavailable(StorageOperationalError):
+    """The store's server cannot be reached (refused, down, restarting); retrying may help."""
+
+
+class StorageTimeout(StorageOperationalError):
+    """A statement ran past the store's statement timeout and was cancelled; nothing was written."""
+
+
+class StorageAccessDenied(StorageError):
+    """The store refused the credentials, or the named database or role does not exist."""

@@ -1,0 +1,61 @@
+"""The documentation's examples run, and the example adapter passes the whole kit."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).parents[1] / "docs"
+BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
+def _run_doc(name: str) -> dict[str, object]:
+    namespace: dict[str, object] = {"__name__": f"docs_{name}"}
+    for number, block in enumerate(BLOCK.findall((DOCS / name).read_text("utf-8")), start=1):
+        exec(compile(block, f"{name}[python block {number}]", "exec"), namespace)
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def adapter_doc() -> dict[str, object]:
+    return _run_doc("write-your-own-adapter.md")
+
+
+def _contract_tests(adapter_doc: dict[str, object]) -> list[str]:
+    contract = adapter_doc["TestDictRepository"]()  # type: ignore[operator]
+    names = [n for n, _ in inspect.getmembers(contract, inspect.ismethod) if n.startswith("test_")]
+    assert len(names) > 20
+    return names
+
+
+def test_the_minimal_adapter_passes_every_contract_test(adapter_doc) -> None:
+    contract = adapter_doc["TestDictRepository"]()  # type: ignore[operator]
+    for name in _contract_tests(adapter_doc):
+        method = getattr(contract, name)
+        if "repo" in inspect.signature(method).parameters:
+            with contract.make_repository() as repo:
+                method(repo)
+        else:
+            method()
+
+
+def test_the_minimal_adapter_passes_the_state_machines(adapter_doc) -> None:
+    adapter_doc["test_dict_repository_matches_the_model"]()  # type: ignore[operator]
+    adapter_doc["test_dict_repository_agrees_with_memory"]()  # type: ignore[operator]
+
+
+def test_the_minimal_adapter_is_about_a_hundred_lines() -> None:
+    text = (DOCS / "write-your-own-adapter.md").read_text("utf-8")
+    adapter = BLOCK.findall(text)[0]
+    code = [line for line in adapter.splitlines() if line.strip()]
+    assert len(code) <= 135
+
+
+@pytest.mark.parametrize("name", ["reference-model.md"])
+def test_other_docs_run(name: str) -> None:
+    if not (DOCS / name).exists():
+        pytest.fail(f"docs/{name} is missing")
+    _run_doc(name)
