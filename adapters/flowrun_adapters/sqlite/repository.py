@@ -515,17 +515,18 @@ class SQLiteRepository(Repository):
         A truthy key runs ``INSERT ... ON CONFLICT(flow_id, idempotency_key) DO NOTHING``:
         one atomic statement (its own transaction, or part of the caller's), whose row count
         tells a create from a hit; a hit then selects the stored run. ``""`` and ``None``
-        are plain inserts, so a second ``""`` of a flow violates the unique index.
+        are plain inserts, so a second ``""`` of a flow violates the unique index. A create
+        returns the caller's own value: the store keeps a row, so nothing is aliased.
         """
         row = rows.flow_run_to_row(flow_run)
         key = flow_run.idempotency_key
         if not key:
             self._write(_INSERT_RUN, row)
-            return Created(value=rows.copy_flow_run(flow_run), created=True)
+            return Created(value=flow_run, created=True)
         with self._session as conn, self._translate:
             # One statement decides, atomically: the unique index admits one row per key.
             if conn.execute(_INSERT_RUN_OR_NOTHING, row).rowcount == 1:
-                return Created(value=rows.copy_flow_run(flow_run), created=True)
+                return Created(value=flow_run, created=True)
             # A hit: the winner is committed (or ours, inside the caller's transaction),
             # and runs are never deleted, so this select finds it.
             found = conn.execute(_SELECT_RUN_BY_KEY, (row[4], key)).fetchone()

@@ -29,7 +29,7 @@ from uuid import UUID
 
 import attrs
 
-from flowrun_core.json_types import JSON, copy_json, copy_json_object
+from flowrun_core.json_types import JSON
 from flowrun_core.models import (
     CreatedBy,
     Deployment,
@@ -56,7 +56,6 @@ __all__ = [
     "VARIABLE_COLUMNS",
     "WORK_POOL_COLUMNS",
     "WORK_QUEUE_COLUMNS",
-    "copy_flow_run",
     "deployment_from_row",
     "deployment_to_row",
     "document_from_row",
@@ -416,26 +415,6 @@ def flow_run_from_row(row: Row) -> FlowRun:
         work_pool_name=row[31],
         state=_load_state(row[32]),
         job_variables=_load_opt_json(row[33]),
-    )
-
-
-def copy_flow_run(run: FlowRun) -> FlowRun:
-    """A copy of ``run`` that shares no mutable container with it (cheaper than a decode)."""
-    state = run.state
-    if state is not None:
-        details = state.state_details
-        keyset = details.run_input_keyset
-        if keyset is not None:
-            details = attrs.evolve(details, run_input_keyset=dict(keyset))
-        state = attrs.evolve(state, data=copy_json(state.data), state_details=details)
-    job_variables = run.job_variables
-    return attrs.evolve(
-        run,
-        parameters=copy_json_object(run.parameters),
-        context=copy_json_object(run.context),
-        labels=dict(run.labels),
-        job_variables=None if job_variables is None else copy_json_object(job_variables),
-        state=state,
     )
 
 
