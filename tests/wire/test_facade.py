@@ -1,0 +1,171 @@
+"""The wire façade: check order, the status table, and the opt-in envelope key."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+import pytest
+from flowrun_adapters.memory import InMemoryRepository
+
+from flowrun_core import FlowRunService, Seeder, errors
+from flowrun_core.wire import WireOptions, handle_create_flow_run
+from flowrun_core.wire.problems import INTEGRITY_CONFLICT, problem_for
+
+
+@pytest.fixture
+def env():
+    repo = InMemoryRepository()
+    seed = Seeder(repo)
+    deployment = seed.deployment(seed.flow("f"), "d", enforce_parameter_schema=False)
+    return FlowRunService(repo), deployment
+
+
+def post(env, body=b"{}", headers=None, deployment_id=None, options=None):
+    service, deployment = env
+    return handle_create_flow_run(
+        service,
+        deployment_id if deployment_id is not None else str(deployment.id),
+        body,
+        headers,
+        options=options,
+    )
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "body"),
+    [
+        (errors.DeploymentNotFound(), 404, {"detail": "Deployment not found"}),
+        (errors.InvalidHeader("bad"), 400, {"detail": "bad"}),
+        (
+            errors.HydrationFailed("Missing 'value' key in __prefect object"),
+            400,
+            {
+                "detail": "Error hydrating flow run parameters: "
+                "Missing 'value' key in __prefect object"
+            },
+        ),
+        (
+            errors.MissingParameterSchema(),
+            409,
+            {
+                "detail": "Error updating deployment: Cannot update parameters because "
+                "parameter schema enforcement is enabled and the deployment does not have a "
+                "valid parameter schema."
+            },
+        ),
+        (
+            errors.ParameterValidationFailed("Validation failed. Failure reason: x"),
+            409,
+            {"detail": "Error creating flow run: Validation failed. Failure reason: x"},
+        ),
+        (
+            errors.CircularSchemaRef(),
+            422,
+            {"detail": "Invalid schema: Unable to validate schema with circular references."},
+        ),
+        (errors.InvalidParameterSchema("bad"), 422, {"detail": "Invalid schema: bad"}),
+        (errors.JobVariablesInvalid("m"), 422, {"detail": "Error creating flow run: m"}),
+        (errors.InvalidJobVariablesSchema("m"), 422, {"detail": "Invalid schema: m"}),
+        (errors.BlockNotFound(), 404, {"detail": "Block not found."}),
+        (errors.WorkQueueWithoutPool("w"), 400, {"detail": "w"}),
+        (errors.InvalidWorkQueueName("q"), 422, {"detail": "q"}),
+        (errors.InvalidStateData("s"), 422, {"detail": "s"}),
+        (errors.StorageIntegrityError("x"), 409, {"detail": INTEGRITY_CONFLICT}),
+        (errors.StorageLocked("x"), 503, {"exception_message": "Service Unavailable"}),
+        (errors.StorageCorrupt("x"), 503, {"exception_message": "Service Unavailable"}),
+    ],
+)
+def test_status_table(exc: errors.FlowRunError, status: int, body: dict) -> None:
+    assert problem_for(exc) == (status, body)
+
+
+@pytest.mark.parametrize(
+    "path_id",
+    ["nope", "{x}", "", "urn:uuid:12345678-1234-5678-1234-567812345678", "1234"],
+)
+def test_a_path_id_that_is_not_a_uuid_is_not_found(env, path_id: str) -> None:
+    answer = post(env, deployment_id=path_id)
+    assert (answer.status, answer.json) == (404, {"detail": "Not Found"})
+
+
+def test_path_ids_in_any_case_and_without_hyphens_reach_the_endpoint(env) -> None:
+    _, deployment = env
+    assert post(env, deployment_id=str(deployment.id).upper()).status == 201
+    assert post(env, deployment_id=deployment.id.hex).status == 201
+    unknown = post(env, deployment_id=uuid.uuid4().hex)
+    assert (unknown.status, unknown.json) == (404, {"detail": "Deployment not found"})
+
+
+def test_version_header_is_checked_before_the_body(env) -> None:
+    answer = post(env, b"[]", {"X-Prefect-Api-Version": "0.7.9"})
+    assert answer.status == 400
+    assert answer.json == {
+        "detail": "The request specified API version 0.7.9 but this server requires "
+        "version 0.8.0 or higher."
+    }
+    bad = post(env, b"{}", {"x-prefect-api-version": "1.2"})
+    assert bad.json == {
+        "detail": "Invalid X-PREFECT-API-VERSION header format.Expected header in format "
+        "'x.y.z' but received 1.2"
+    }
+
+
+def test_header_and_body_errors_are_reported_together(env) -> None:
+    answer = post(env, b'{"tags": [1]}', {"prefect-automation-id": "nope"})
+    assert answer.status == 422
+    locs = [item["loc"] for item in answer.json["exception_detail"]]
+    assert ["header", "prefect-automation-id"] in locs
+    assert ["body", "tags", 0] in locs
+    assert answer.json["request_body"] == {"tags": [1]}
+
+
+def test_header_errors_alone_echo_the_body(env) -> None:
+    answer = post(env, b'{"tags": ["a"]}', {"prefect-automation-id": "nope"})
+    assert answer.status == 422
+    assert answer.json["request_body"] == {"tags": ["a"]}
+
+
+def test_automation_headers_fill_created_by(env) -> None:
+    automation = uuid.uuid4()
+    name = base64.b64encode(b"My Automation").decode()
+    answer = post(
+        env,
+        headers={"prefect-automation-id": str(automation), "prefect-automation-name": name},
+    )
+    assert answer.status == 201
+    assert answer.json["created_by"] == {
+        "id": str(automation),
+        "type": "AUTOMATION",
+        "display_value": "My Automation",
+    }
+
+
+def test_unreadable_body_is_a_400(env) -> None:
+    answer = post(env, b"\xff\xfe{")
+    assert (answer.status, answer.json) == (400, {"detail": "There was an error parsing the body"})
+
+
+def test_no_body_is_a_missing_body(env) -> None:
+    answer = post(env, None)
+    assert answer.status == 422
+    assert answer.json["exception_detail"] == [
+        {"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}
+    ]
+
+
+def test_detail_key_is_opt_in(env) -> None:
+    default = post(env, b'{"bogus": 1}')
+    assert "detail" not in default.json
+    with_detail = post(env, b'{"bogus": 1}', options=WireOptions(include_validation_detail=True))
+    assert with_detail.json["detail"] == with_detail.json["exception_detail"]
+
+
+def test_created_then_replayed(env) -> None:
+    first = post(env, b'{"idempotency_key": "k"}')
+    second = post(env, b'{"idempotency_key": "k"}')
+    assert (first.status, second.status) == (201, 200)
+    assert first.json["id"] == second.json["id"]
+    assert json.loads(second.body) == second.json
+    assert second.content_type == "application/json"
