@@ -277,6 +277,7 @@ def render(
     ]
     if report.top != report.base:
         parts += ["", report.scaling_table()]
+    parts += ["", "### Bulk create (issue 8)", "", report.bulk_table()]
     disk = "; ".join(
         f"{label}: {info['bytes_per_run']:,.0f} B/run" for label, info in mem_info["sqlite"].items()
     )

@@ -205,6 +205,38 @@ class Report:
             rows,
         )
 
+    def bulk_speedup(self, adapter: str, stored: int) -> float | None:
+        """Runs/s of a bulk create (100 per call) ÷ runs/s of single plain creates."""
+        bulk = self.get(f"{adapter}/service/bulk/{human(stored)}")
+        single = self.ops(name(adapter, "service", "plain", stored))
+        if bulk is None or single is None or not single:
+            return None
+        return bulk.ops_per_s * bulk.tags.get("runs_per_op", 1) / single
+
+    def bulk_table(self) -> str:
+        """Bulk create (one commit per batch) against single creates, per adapter and size."""
+        rows: list[list[str]] = []
+        for adapter in ADAPTERS:
+            for stored in self.stored:
+                bulk = self.get(f"{adapter}/service/bulk/{human(stored)}")
+                single = self.ops(name(adapter, "service", "plain", stored))
+                if bulk is None:
+                    continue
+                per_op = bulk.tags.get("runs_per_op", 1)
+                rows.append(
+                    [
+                        adapter,
+                        human(stored),
+                        _num(bulk.ops_per_s * per_op),
+                        "–" if single is None else _num(single),
+                        _ratio(self.bulk_speedup(adapter, stored)),
+                    ]
+                )
+        return table(
+            ["adapter", "stored", "bulk runs/s (100 per call)", "single runs/s", "bulk × single"],
+            rows,
+        )
+
     # -- targets --------------------------------------------------------------------------
 
     def targets(self) -> list[Target]:
@@ -273,6 +305,12 @@ class Report:
                 1.0,
                 self.over(name(adapter, "service", "idempotent", base), plain),
             )
+        at_least(
+            "SQLite bulk create (100 per call) × single creates (service, plain)",
+            5,
+            self.bulk_speedup("sqlite", base),
+            "issue 8",
+        )
         for adapter in ADAPTERS:
             if self.top == self.base:
                 break

@@ -15,6 +15,10 @@ deployments and ``stored`` runs already in it:
 
 Each scenario is timed through the service (``FlowRunService``) and through the wire façade
 (request bytes in, response bytes out).
+
+``bulk`` (service path only) times ``create_flow_runs_from_deployment`` with
+:data:`BULK_SIZE` distinct plain requests per call (one commit per batch); its runs/s is
+calls/s times :data:`BULK_SIZE`, to compare with ``plain``'s one create per call.
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
 REQUEST_PARAMETERS: dict[str, Any] = {"name": "bench", "count": 3}
 REQUEST_TAGS = ["bench"]
 IDEMPOTENCY_KEY = "bench-idempotency-key"
+BULK_SIZE = 100
+"""Requests per bulk call (Prefect's limit)."""
 
 SMALL_SCHEMA: dict[str, Any] = {
     "title": "Parameters",
@@ -301,6 +307,43 @@ def _check_created(expected: bool) -> Callable[[Any], None]:
     return check
 
 
+def _check_bulk(out: Any) -> None:
+    if out.committed is not True or len(out.outcomes) != BULK_SIZE:
+        raise AssertionError("the bulk batch was not committed whole")
+    if any(o.status.value != "created" for o in out.outcomes):
+        raise AssertionError("a bulk item was not created")
+
+
+def bulk_variant(world: World) -> Variant:
+    """The bulk scenario: :data:`BULK_SIZE` distinct plain requests per call."""
+    requests = [
+        DeploymentFlowRunCreate(
+            parameters={**REQUEST_PARAMETERS, "count": index}, tags=tuple(REQUEST_TAGS)
+        )
+        for index in range(BULK_SIZE)
+    ]
+    deployment_id = world.deployments["plain"]
+    create = world.service.create_flow_runs_from_deployment
+
+    def bulk_op() -> Any:
+        return create(deployment_id, requests)
+
+    return Variant(
+        name=f"{world.adapter}/service/bulk/{human(world.stored)}",
+        op=bulk_op,
+        check=_check_bulk,
+        ops=10,
+        warmup=2,
+        tags={
+            "adapter": world.adapter,
+            "stored": world.stored,
+            "scenario": "bulk",
+            "path": "service",
+            "runs_per_op": BULK_SIZE,
+        },
+    )
+
+
 def _check_status(expected: int) -> Callable[[Any], None]:
     def check(out: int) -> None:
         if out != expected:
@@ -313,6 +356,8 @@ def variants(world: World, paths: tuple[str, ...] = PATHS) -> list[Variant]:
     """Every (path, scenario) variant of one world."""
     found: list[Variant] = []
     service = world.service
+    if "service" in paths:
+        found.append(bulk_variant(world))
     for scenario in SCENARIOS:
         deployment_id = world.deployments[deployment_of(scenario)]
         body = request_body(scenario)

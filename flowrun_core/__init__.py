@@ -35,6 +35,7 @@ from flowrun_core.errors import (
     StorageOperationalError,
     StorageReadOnly,
     StorageSchemaError,
+    TooManyFlowRuns,
     UnknownWorkQueue,
     WorkQueueWithoutPool,
 )
@@ -57,9 +58,9 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import Clock, IdFactory, NameFactory, Repository
+from flowrun_core.ports import Clock, FingerprintStore, IdFactory, NameFactory, Repository
 from flowrun_core.seeding import Seeder
-from flowrun_core.service import FlowRunService
+from flowrun_core.service import FlowRunService, ServiceOptions
 
 if TYPE_CHECKING:
     __version__: str
@@ -75,6 +76,7 @@ __all__ = [
     "DeploymentFlowRunCreate",
     "DeploymentNotFound",
     "ErrorDetail",
+    "FingerprintStore",
     "Flow",
     "FlowRun",
     "FlowRunError",
@@ -97,6 +99,7 @@ __all__ = [
     "Repository",
     "SchemaViolation",
     "Seeder",
+    "ServiceOptions",
     "State",
     "StateCreate",
     "StateDetails",
@@ -111,6 +114,7 @@ __all__ = [
     "StorageReadOnly",
     "StorageSchemaError",
     "TaskRun",
+    "TooManyFlowRuns",
     "UnknownWorkQueue",
     "Variable",
     "WorkPool",

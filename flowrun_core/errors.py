@@ -154,6 +154,14 @@ class UnknownWorkQueue(FlowRunError, LookupError):
     """The work queue policy is ``reject`` and the named queue does not exist."""
 
 
+class TooManyFlowRuns(FlowRunError, ValueError):
+    """A bulk create asked for more runs than the service's limit (Prefect's is 100)."""
+
+    def __init__(self, limit: int = 100) -> None:
+        super().__init__(f"Cannot create more than {limit} flow runs at once.")
+        self.limit = limit
+
+
 class StorageError(FlowRunError):
     """A storage adapter failed; adapters raise only these for driver failures."""
 

@@ -9,12 +9,43 @@ JSON: TypeAlias = "bool | int | float | str | list[JSON] | dict[str, JSON] | Non
 
 
 def copy_json(value: JSON) -> JSON:
-    """Return a deep copy of a JSON tree (dicts and lists are copied, scalars shared)."""
+    """Return a deep copy of a JSON tree (dicts and lists are copied, scalars shared).
+
+    Recursive (fast) for ordinary trees; a tree too deep for the interpreter's stack is
+    copied iteratively instead, so no depth makes it raise ``RecursionError``.
+    """
+    try:
+        return _copy_recursive(value)
+    except RecursionError:
+        return _copy_iterative(value)
+
+
+def _copy_recursive(value: JSON) -> JSON:
     if isinstance(value, dict):
-        return {k: copy_json(v) for k, v in value.items()}
+        return {k: _copy_recursive(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [copy_json(v) for v in value]
+        return [_copy_recursive(v) for v in value]
     return value
+
+
+def _copy_iterative(value: JSON) -> JSON:
+    if not isinstance(value, dict | list):
+        return value
+    root: dict[str, JSON] | list[JSON] = {} if isinstance(value, dict) else []
+    stack: list[tuple[dict[str, JSON] | list[JSON], dict[str, JSON] | list[JSON]]] = [(value, root)]
+    while stack:
+        source, target = stack.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, child in items:
+            copied: JSON = child
+            if isinstance(child, dict | list):
+                copied = {} if isinstance(child, dict) else []
+                stack.append((child, copied))
+            if isinstance(target, dict):
+                target[str(key)] = copied
+            else:
+                target.append(copied)
+    return root
 
 
 def copy_json_object(value: dict[str, JSON]) -> dict[str, JSON]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 from flowrun_core.models import (
@@ -193,4 +193,27 @@ class Repository(Protocol):
         A taken id, or a non-null key the flow already holds, raises
         ``StorageIntegrityError``.
         """
+        ...
+
+
+@runtime_checkable
+class FingerprintStore(Protocol):
+    """**Protocol**: an optional capability: request fingerprints stored with flow runs.
+
+    Strict idempotency (``ServiceOptions(idempotency="strict")``) needs it; a repository
+    without it can still serve every other option. The service calls these inside the same
+    :meth:`Repository.transaction` as the create, so a run and its fingerprint are stored
+    (or rolled back) together. Pinned by ``RepositoryContract``'s fingerprint tests.
+    """
+
+    def set_flow_run_fingerprint(self, flow_run_id: UUID, fingerprint: str, /) -> None:
+        """Store ``fingerprint`` (any text, kept exactly) for the run, replacing any earlier one.
+
+        A run that does not exist raises ``StorageIntegrityError``. Transactional like any
+        write: rolled back with the enclosing transaction.
+        """
+        ...
+
+    def get_flow_run_fingerprint(self, flow_run_id: UUID, /) -> str | None:
+        """The fingerprint stored for the run; ``None`` for none (or no such run)."""
         ...

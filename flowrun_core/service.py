@@ -7,13 +7,24 @@ port, all inside one unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Literal
 from uuid import UUID
 
 import attrs
 
-from flowrun_core.errors import DeploymentNotFound, MissingParameterSchema
+from flowrun_core.bulk import BulkCreateResult, BulkItemOutcome, BulkStatus
+from flowrun_core.errors import (
+    DeploymentNotFound,
+    FlowRunError,
+    IdempotencyKeyReused,
+    MissingParameterSchema,
+    StorageIntegrityError,
+    TooManyFlowRuns,
+    UnknownWorkQueue,
+)
 from flowrun_core.factories import adjective_animal_slug, later_than, new_uuid, utc_now
 from flowrun_core.json_types import JSON, copy_json
 from flowrun_core.models import (
@@ -27,10 +38,13 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import Clock, IdFactory, NameFactory, Repository
+from flowrun_core.ports import Clock, FingerprintStore, IdFactory, NameFactory, Repository
 from flowrun_core.rules.hydration import hydrate_parameters
+from flowrun_core.rules.idempotency import Fingerprint, pointer_diff
+from flowrun_core.rules.idempotency import fingerprint as fingerprint_of
 from flowrun_core.rules.job_variables import validate_job_variables
 from flowrun_core.rules.parameters import effective_enforcement, merge_parameters
+from flowrun_core.rules.provenance import RunPlan, provenance
 from flowrun_core.rules.schema import validate_parameters
 from flowrun_core.rules.state import (
     initial_state,
@@ -45,7 +59,17 @@ from flowrun_core.rules.work_queue import (
     require_pool_for_override,
 )
 
-__all__ = ["FlowRunService"]
+__all__ = [
+    "BULK_CREATE_LIMIT",
+    "FlowRunService",
+    "IdempotencyPolicy",
+    "IdempotencyScope",
+    "ServiceOptions",
+    "UnknownWorkQueuePolicy",
+]
+
+BULK_CREATE_LIMIT = 100
+"""Prefect's limit on one bulk create (``BULK_CREATE_LIMIT``)."""
 
 
 class _WorkspaceVariables(Mapping[str, JSON]):
@@ -81,6 +105,82 @@ class _WorkspaceVariables(Mapping[str, JSON]):
         raise TypeError(msg)
 
 
+IdempotencyPolicy = Literal["return_existing", "strict"]
+"""``return_existing`` (Prefect): a key hit returns the stored run, whatever the payload.
+``strict``: a key hit with a different effective request raises ``IdempotencyKeyReused``."""
+
+IdempotencyScope = Literal["flow", "deployment"]
+"""``flow`` (Prefect): a key names at most one run per flow, of any of its deployments.
+``deployment``: a key hit on a run of another deployment of the same flow is an error."""
+
+UnknownWorkQueuePolicy = Literal["create", "reject"]
+"""``create`` (Prefect): a ``work_queue_name`` naming no queue of the pool creates it.
+``reject``: it raises ``UnknownWorkQueue`` instead."""
+
+
+def _positive(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        msg = f"{attribute.name} must be at least 1, not {value!r}"
+        raise ValueError(msg)
+
+
+@attrs.frozen(kw_only=True)
+class ServiceOptions:
+    """Opt-in behaviour beyond Prefect; the defaults behave exactly as Prefect 3.9.1.
+
+    Attributes:
+        idempotency: ``"return_existing"`` (default) or ``"strict"``. Strict stores the
+            canonical fingerprint of the effective request (see
+            :mod:`flowrun_core.rules.idempotency`) with every keyed run it creates, and a
+            later request with the same key and a different effective request raises
+            :class:`~flowrun_core.errors.IdempotencyKeyReused` listing the differing fields
+            as JSON Pointers. A stored run without a fingerprint (created before strict mode
+            was switched on) cannot be compared and is returned as in Prefect. Needs a
+            repository with the :class:`~flowrun_core.ports.FingerprintStore` capability.
+        idempotency_scope: ``"flow"`` (default) or ``"deployment"``. Storage keeps one run per
+            ``(flow_id, idempotency_key)``, so a key cannot name two runs of one flow. With
+            ``"deployment"`` a key hit on a run of *another* deployment of the same flow
+            raises ``IdempotencyKeyReused`` (no run can be created under that key either)
+            instead of returning the other deployment's run. Applies to both policies.
+        unknown_work_queue: ``"create"`` (default) or ``"reject"``: what a
+            ``work_queue_name`` that names no queue of the deployment's pool does.
+        bulk_limit: the most requests one bulk create accepts (Prefect: 100).
+    """
+
+    idempotency: IdempotencyPolicy = attrs.field(
+        default="return_existing", validator=attrs.validators.in_(("return_existing", "strict"))
+    )
+    idempotency_scope: IdempotencyScope = attrs.field(
+        default="flow", validator=attrs.validators.in_(("flow", "deployment"))
+    )
+    unknown_work_queue: UnknownWorkQueuePolicy = attrs.field(
+        default="create", validator=attrs.validators.in_(("create", "reject"))
+    )
+    bulk_limit: int = attrs.field(default=BULK_CREATE_LIMIT, validator=_positive)
+
+
+def _roll_back_if_any_failed(outcomes: list[BulkItemOutcome], *, atomic: bool) -> None:
+    if atomic and any(o.status is BulkStatus.FAILED for o in outcomes):
+        raise _RolledBack(outcomes)
+
+
+class _RolledBack(Exception):
+    """Raised inside an atomic bulk's transaction to undo it; carries the outcomes."""
+
+    def __init__(self, outcomes: list[BulkItemOutcome]) -> None:
+        super().__init__("atomic bulk create rolled back")
+        self.outcomes = outcomes
+
+
+@attrs.frozen(kw_only=True)
+class _Built:
+    """A run as the service builds it, before anything is stored."""
+
+    run: FlowRun
+    merged_parameters: dict[str, JSON]
+    new_queue: WorkQueue | None
+
+
 class FlowRunService:
     """Creates flow runs from deployments exactly as Prefect 3.9.1 does.
 
@@ -90,6 +190,12 @@ class FlowRunService:
         new_id: returns new run and state ids; defaults to ``uuid4``.
         new_name: returns a run name when the caller gives none; defaults to an
             adjective-animal slug.
+        options: opt-in behaviour beyond Prefect (:class:`ServiceOptions`); the default
+            is Prefect's.
+
+    Raises:
+        TypeError: ``options`` ask for strict idempotency and ``repository`` lacks the
+            :class:`~flowrun_core.ports.FingerprintStore` capability.
 
     With the same inputs and the same factories, the service produces identical runs.
     The service holds no global state; one instance may be shared by many threads when
@@ -103,11 +209,24 @@ class FlowRunService:
         clock: Clock = utc_now,
         new_id: IdFactory = new_uuid,
         new_name: NameFactory = adjective_animal_slug,
+        options: ServiceOptions | None = None,
     ) -> None:
         self.repository = repository
         self.clock = clock
         self.new_id = new_id
         self.new_name = new_name
+        self.options = options if options is not None else ServiceOptions()
+        self._fingerprints: FingerprintStore | None = None
+        if self.options.idempotency == "strict":
+            if not isinstance(repository, FingerprintStore):
+                msg = (
+                    f"strict idempotency needs a repository that stores request "
+                    f"fingerprints (FingerprintStore); {type(repository).__name__} does not"
+                )
+                raise TypeError(msg)
+            self._fingerprints = repository
+
+    # -- public API -------------------------------------------------------------------
 
     def create_flow_run_from_deployment(
         self,
@@ -123,59 +242,282 @@ class FlowRunService:
         rule that fails, in Prefect's order: ``DeploymentNotFound``, ``HydrationFailed``,
         ``MissingParameterSchema``, ``ParameterValidationFailed``, ``CircularSchemaRef``,
         ``InvalidParameterSchema``, job-variable errors, ``WorkQueueWithoutPool``,
-        ``InvalidWorkQueueName``, and ``StorageIntegrityError`` for an unknown
-        infrastructure document or parent task run, or a repeated ``""`` key. Nothing is
-        written when it raises.
+        (``UnknownWorkQueue`` with ``unknown_work_queue="reject"``),
+        ``InvalidWorkQueueName``, ``StorageIntegrityError`` for an unknown infrastructure
+        document or parent task run, or a repeated ``""`` key, and (with the opt-in
+        idempotency options) ``IdempotencyKeyReused``. Nothing is written when it raises.
         """
         request = request if request is not None else DeploymentFlowRunCreate()
-        request_state = with_default_scheduled_time(request.state, self.clock)
+        with self.repository.transaction():
+            deployment = self._deployment(deployment_id)
+            return self._create(deployment, request, created_by)
+
+    def create_flow_runs_from_deployment(
+        self,
+        deployment_id: UUID,
+        requests: Sequence[DeploymentFlowRunCreate],
+        *,
+        atomic: bool = False,
+        created_by: CreatedBy | None = None,
+    ) -> BulkCreateResult:
+        """Create many runs of one deployment in one unit of work (one commit).
+
+        Each item is created exactly as :meth:`create_flow_run_from_deployment` would
+        create it, inside its own nested transaction (a savepoint): a failing item is
+        undone alone and reported with the exception a single create raises, and the
+        others go on. Items are processed in order, so a key repeated inside the batch
+        resolves to one run (the later items are replays of the first).
+
+        Args:
+            deployment_id: the deployment every run is created from.
+            requests: the requests, at most ``options.bulk_limit`` of them.
+            atomic: all or nothing: if any item fails, every item is still tried (so all
+                failures are reported), then the whole batch is rolled back and
+                ``committed`` is ``False``; the items that had succeeded are reported
+                ``rolled_back``.
+            created_by: the automation that creates every run, if any.
+
+        Returns:
+            One outcome per request, in order (:class:`~flowrun_core.bulk.BulkCreateResult`).
+
+        Raises:
+            TooManyFlowRuns: more requests than the limit (checked first, as in Prefect).
+            DeploymentNotFound: no such deployment (also for an empty list).
+            StorageError: the unit of work itself could not be begun or committed.
+        """
+        requests = list(requests)
+        if len(requests) > self.options.bulk_limit:
+            raise TooManyFlowRuns(self.options.bulk_limit)
+        repository = self.repository
+        try:
+            with repository.transaction():
+                deployment = self._deployment(deployment_id)
+                outcomes = [
+                    self._bulk_item(deployment, index, request, created_by)
+                    for index, request in enumerate(requests)
+                ]
+                _roll_back_if_any_failed(outcomes, atomic=atomic)
+        except _RolledBack as rolled:
+            return BulkCreateResult(
+                outcomes=tuple(
+                    o
+                    if o.status is BulkStatus.FAILED
+                    else attrs.evolve(o, status=BulkStatus.ROLLED_BACK)
+                    for o in rolled.outcomes
+                ),
+                committed=False,
+            )
+        return BulkCreateResult(outcomes=tuple(outcomes))
+
+    def plan(
+        self,
+        deployment_id: UUID,
+        request: DeploymentFlowRunCreate | None = None,
+        *,
+        created_by: CreatedBy | None = None,
+    ) -> RunPlan:
+        """A dry run: what :meth:`create_flow_run_from_deployment` would do, writing nothing.
+
+        Every rule runs, in the same order and with the same factory calls, so the planned
+        run equals, field by field, the run ``create`` makes with the same clock, id and
+        name factories. Nothing is written: no run, no work queue (a queue ``create``
+        would make is returned as ``new_work_queue``), no parent task-run state, no
+        fingerprint. ``replay`` says whether ``create`` would return a stored run.
+
+        Raises:
+            The same exceptions as :meth:`create_flow_run_from_deployment`, including the
+            ``StorageIntegrityError`` its insert would raise (a missing infrastructure
+            document or parent task run, a second ``""`` key).
+        """
+        request = request if request is not None else DeploymentFlowRunCreate()
         repository = self.repository
         with repository.transaction():
-            deployment = repository.get_deployment(deployment_id)
-            if deployment is None:
-                raise DeploymentNotFound
-            parameters = self._parameters(deployment, request)
-            work_pool = self._check_job_variables(deployment, request)
-            work_queue_id, work_queue_name = deployment.work_queue_id, deployment.work_queue_name
-            if request.work_queue_name:
-                queue = self._override_queue(deployment, work_pool, request.work_queue_name)
-                work_queue_id, work_queue_name = queue.id, queue.name
-            run_id = self.new_id()
-            state = initial_state(
-                request_state,
-                clock=self.clock,
-                new_id=self.new_id,
-                flow_run_id=run_id,
-                parent_task_run_id=request.parent_task_run_id,
+            deployment = self._deployment(deployment_id)
+            fingerprint = self._fingerprint(request)
+            built = self._build(deployment, request, created_by, write=False)
+            run = built.run
+            found = provenance(request, run, merged_parameters=built.merged_parameters)
+            key = request.idempotency_key
+            existing = (
+                None
+                if key is None
+                else repository.get_flow_run_by_idempotency_key(deployment.flow_id, key)
             )
-            run = self._build_run(
-                deployment,
-                request,
-                run_id=run_id,
-                state=state,
-                parameters=parameters,
-                work_queue=(work_queue_id, work_queue_name),
-                work_pool=work_pool,
-                created_by=created_by,
-            )
-            result = repository.create_flow_run(_as_stored(run))
-            if not result.created:
-                return result
-            if run.parent_task_run_id is not None and run.state is not None:
-                repository.set_task_run_state(
-                    run.parent_task_run_id,
-                    parent_task_state(
-                        run.state, flow_run_id=run.id, clock=self.clock, new_id=self.new_id
-                    ),
+            if existing is not None and key:
+                self._check_replay(deployment, request, existing, fingerprint)
+                return RunPlan(
+                    flow_run=existing, replay=True, provenance=found, new_work_queue=built.new_queue
                 )
+            self._check_insert(run, key_taken=existing is not None)
+            return RunPlan(
+                flow_run=run, replay=False, provenance=found, new_work_queue=built.new_queue
+            )
+
+    # -- one create, inside the caller's unit of work ----------------------------------
+
+    def _deployment(self, deployment_id: UUID) -> Deployment:
+        deployment = self.repository.get_deployment(deployment_id)
+        if deployment is None:
+            raise DeploymentNotFound
+        return deployment
+
+    def _bulk_item(
+        self,
+        deployment: Deployment,
+        index: int,
+        request: DeploymentFlowRunCreate,
+        created_by: CreatedBy | None,
+    ) -> BulkItemOutcome:
+        try:
+            if self._writes_more_than_the_run(request):
+                with self.repository.transaction():
+                    result = self._create(deployment, request, created_by)
+            else:
+                # The run's insert is the item's only write, and a create that raises
+                # writes nothing (the port's promise): no savepoint is needed.
+                result = self._create(deployment, request, created_by)
+        except FlowRunError as exc:
+            return BulkItemOutcome(index=index, status=BulkStatus.FAILED, error=exc)
+        status = BulkStatus.CREATED if result.created else BulkStatus.REPLAYED
+        return BulkItemOutcome(index=index, status=status, flow_run=result.value)
+
+    def _writes_more_than_the_run(self, request: DeploymentFlowRunCreate) -> bool:
+        """Whether a create of ``request`` may write besides inserting the run."""
+        return bool(
+            request.work_queue_name
+            or request.parent_task_run_id is not None
+            or (self._fingerprints is not None and request.idempotency_key)
+        )
+
+    def _create(
+        self,
+        deployment: Deployment,
+        request: DeploymentFlowRunCreate,
+        created_by: CreatedBy | None,
+    ) -> Created[FlowRun]:
+        repository = self.repository
+        fingerprint = self._fingerprint(request)
+        run = self._build(deployment, request, created_by, write=True).run
+        result = repository.create_flow_run(_as_stored(run))
+        if not result.created:
+            self._check_replay(deployment, request, result.value, fingerprint)
+            return result
+        if fingerprint is not None and self._fingerprints is not None:
+            self._fingerprints.set_flow_run_fingerprint(run.id, fingerprint.canonical)
+        if run.parent_task_run_id is not None and run.state is not None:
+            repository.set_task_run_state(
+                run.parent_task_run_id,
+                parent_task_state(
+                    run.state, flow_run_id=run.id, clock=self.clock, new_id=self.new_id
+                ),
+            )
         return Created(value=run, created=True)
+
+    def _build(
+        self,
+        deployment: Deployment,
+        request: DeploymentFlowRunCreate,
+        created_by: CreatedBy | None,
+        *,
+        write: bool,
+    ) -> _Built:
+        """Steps 2 to 8: the run Prefect would store; ``write=False`` creates no queue."""
+        request_state = with_default_scheduled_time(request.state, self.clock)
+        merged, parameters = self._parameters(deployment, request)
+        work_pool = self._check_job_variables(deployment, request)
+        work_queue_id, work_queue_name = deployment.work_queue_id, deployment.work_queue_name
+        new_queue = None
+        if request.work_queue_name:
+            queue, created = self._override_queue(
+                deployment, work_pool, request.work_queue_name, write=write
+            )
+            work_queue_id, work_queue_name = queue.id, queue.name
+            new_queue = queue if created else None
+        run_id = self.new_id()
+        state = initial_state(
+            request_state,
+            clock=self.clock,
+            new_id=self.new_id,
+            flow_run_id=run_id,
+            parent_task_run_id=request.parent_task_run_id,
+        )
+        run = self._build_run(
+            deployment,
+            request,
+            run_id=run_id,
+            state=state,
+            parameters=parameters,
+            work_queue=(work_queue_id, work_queue_name),
+            work_pool=work_pool,
+            created_by=created_by,
+        )
+        return _Built(run=run, merged_parameters=merged, new_queue=new_queue)
+
+    # -- idempotency -------------------------------------------------------------------
+
+    def _fingerprint(self, request: DeploymentFlowRunCreate) -> Fingerprint | None:
+        """The request's fingerprint when strict mode will store or compare one."""
+        if self._fingerprints is None or not request.idempotency_key:
+            return None
+        return fingerprint_of(request)
+
+    def _check_replay(
+        self,
+        deployment: Deployment,
+        request: DeploymentFlowRunCreate,
+        existing: FlowRun,
+        fingerprint: Fingerprint | None,
+    ) -> None:
+        """Raise ``IdempotencyKeyReused`` when the options forbid returning ``existing``."""
+        key = request.idempotency_key
+        if (
+            self.options.idempotency_scope == "deployment"
+            and existing.deployment_id != deployment.id
+        ):
+            raise IdempotencyKeyReused(
+                f"Idempotency key {key!r} is already held by flow run {existing.id} of "
+                f"deployment {existing.deployment_id}. Keys are unique per flow, and the "
+                f"idempotency scope is 'deployment', so deployment {deployment.id} cannot "
+                "use it; choose another key.",
+                (),
+            )
+        if fingerprint is None or self._fingerprints is None:
+            return
+        stored = self._fingerprints.get_flow_run_fingerprint(existing.id)
+        if stored is None or stored == fingerprint.canonical:
+            return
+        before: JSON = json.loads(stored)
+        differences = pointer_diff(before, fingerprint.document)
+        raise IdempotencyKeyReused(
+            f"Idempotency key {key!r} was already used for flow run {existing.id} with a "
+            f"different request; differing fields: {', '.join(differences)}.",
+            differences,
+        )
+
+    def _check_insert(self, run: FlowRun, *, key_taken: bool) -> None:
+        """The integrity errors the insert of ``run`` would raise (for :meth:`plan`)."""
+        repository = self.repository
+        if key_taken:
+            raise StorageIntegrityError(
+                f"Flow {run.flow_id} already has a run with idempotency key "
+                f"{run.idempotency_key!r}."
+            )
+        document = run.infrastructure_document_id
+        if document is not None and repository.get_infrastructure_document(document) is None:
+            raise StorageIntegrityError(f"Infrastructure document {document} does not exist.")
+        parent = run.parent_task_run_id
+        if parent is not None and repository.get_task_run(parent) is None:
+            raise StorageIntegrityError(f"Task run {parent} does not exist.")
 
     # -- steps ------------------------------------------------------------------------
 
     def _parameters(
         self, deployment: Deployment, request: DeploymentFlowRunCreate
-    ) -> dict[str, JSON]:
-        """Steps 2 and 3: merge, hydrate, then enforce the schema if the flags say so."""
+    ) -> tuple[dict[str, JSON], dict[str, JSON]]:
+        """Steps 2 and 3: merge, hydrate, then enforce the schema if the flags say so.
+
+        Returns the merged parameters (before hydration) and the final ones.
+        """
         merged = merge_parameters(deployment.parameters, request.parameters)
         parameters = hydrate_parameters(merged, _WorkspaceVariables(self.repository))
         if effective_enforcement(
@@ -184,8 +526,8 @@ class FlowRunService:
             schema = deployment.parameter_openapi_schema
             if not isinstance(schema, dict):
                 raise MissingParameterSchema
-            validate_parameters(parameters, schema)
-        return parameters
+            validate_parameters(parameters, schema, schema_id=deployment.id)
+        return merged, parameters
 
     def _check_job_variables(
         self, deployment: Deployment, request: DeploymentFlowRunCreate
@@ -216,8 +558,14 @@ class FlowRunService:
         deployment: Deployment,
         work_pool: tuple[WorkPool, WorkQueue] | None,
         name: str,
-    ) -> WorkQueue:
-        """Step 5: find the named queue in the deployment's pool, or create it."""
+        *,
+        write: bool,
+    ) -> tuple[WorkQueue, bool]:
+        """Step 5: find the named queue in the deployment's pool, or create it.
+
+        Returns the queue and whether it is new; ``write=False`` builds a new queue without
+        storing it.
+        """
         require_pool_for_override(
             work_queue_name=name,
             deployment_id=deployment.id,
@@ -228,14 +576,22 @@ class FlowRunService:
         pool = work_pool[0]
         existing = self.repository.get_work_queue_by_name(pool.id, name)
         if existing is not None:
-            return existing
+            return existing, False
+        if self.options.unknown_work_queue == "reject":
+            raise UnknownWorkQueue(
+                f"Work queue {name!r} does not exist in work pool {pool.name!r}. This "
+                "service does not create work queues on demand (unknown work queue policy "
+                "'reject'): create the queue first, or leave work_queue_name unset to use "
+                "the deployment's queue."
+            )
         check_new_queue_name(name)
         priority = lowest_free_priority(
             queue.priority for queue in self.repository.list_work_queues(pool.id)
         )
-        return self.repository.create_work_queue(
-            WorkQueue(id=self.new_id(), name=name, work_pool_id=pool.id, priority=priority)
-        )
+        queue = WorkQueue(id=self.new_id(), name=name, work_pool_id=pool.id, priority=priority)
+        if write:
+            queue = self.repository.create_work_queue(queue)
+        return queue, True
 
     def _build_run(
         self,

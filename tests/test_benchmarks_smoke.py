@@ -56,13 +56,23 @@ def test_floors_and_their_ratios(smoke: dict) -> None:
     assert smoke["floor_ratios"]["memory/service/plain/100"]["memory"] > 0
 
 
+@pytest.mark.parametrize("adapter", ADAPTERS)
+@pytest.mark.parametrize("stored", STORED)
+def test_bulk_is_measured(smoke: dict, adapter, stored) -> None:
+    result = smoke["results"][f"{adapter}/service/bulk/{stored}"]
+    assert result["calls"] > 0
+    assert result["ops_per_s"] > 0
+    assert result["runs_per_op"] == 100
+
+
 def test_memory_scaling_and_targets(smoke: dict) -> None:
     assert smoke["memory"]["memory_bytes_per_run"] > 0
     for label in ("sqlite@100", "sqlite@200"):
         assert smoke["memory"]["sqlite"][label]["bytes_per_run"] > 0
     assert smoke["scaling"]["sqlite/service/plain"] > 0
     statuses = {t["measure"]: t["status"] for t in smoke["targets"]}
-    assert len(statuses) == 11
+    assert len(statuses) == 12
+    assert any(m.startswith("SQLite bulk create (100 per call)") for m in statuses)
     assert set(statuses.values()) <= {"PASS", "MISS", "SKIP"}
     # Prefect is never run in smoke mode.
     assert all(s == "SKIP" for m, s in statuses.items() if "Prefect" in m)

@@ -51,7 +51,7 @@ def test_the_minimal_adapter_is_about_a_hundred_lines() -> None:
     text = (DOCS / "write-your-own-adapter.md").read_text("utf-8")
     adapter = BLOCK.findall(text)[0]
     code = [line for line in adapter.splitlines() if line.strip()]
-    assert len(code) <= 135
+    assert len(code) <= 160
 
 
 @pytest.mark.parametrize("name", ["reference-model.md"])

@@ -32,7 +32,7 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import Repository
+from flowrun_core.ports import FingerprintStore, Repository
 
 __all__ = ["InMemoryRepository"]
 
@@ -87,8 +87,11 @@ def _copy(value: _T) -> _T:
     return attrs.evolve(value, **changes) if changes else value  # type: ignore[misc]
 
 
-class InMemoryRepository(Repository):
-    """A thread-safe, in-process :class:`~flowrun_core.ports.Repository`."""
+class InMemoryRepository(Repository, FingerprintStore):
+    """A thread-safe, in-process :class:`~flowrun_core.ports.Repository`.
+
+    It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -106,6 +109,7 @@ class InMemoryRepository(Repository):
         self._documents: dict[UUID, InfrastructureDocument] = {}
         self._runs: dict[UUID, FlowRun] = {}
         self._run_keys: dict[tuple[UUID, str], UUID] = {}
+        self._fingerprints: dict[UUID, str] = {}
 
     # -- unit of work -------------------------------------------------------------------
 
@@ -329,6 +333,20 @@ class InMemoryRepository(Repository):
             if task_run is None:
                 raise StorageIntegrityError(f"Task run {task_run_id} does not exist.")
             self._put(self._task_runs, task_run_id, attrs.evolve(task_run, state=_copy(state)))
+
+    def set_flow_run_fingerprint(self, flow_run_id: UUID, fingerprint: str, /) -> None:
+        """Store the run's request fingerprint; the run must exist."""
+        with self._lock:
+            self._check_open()
+            if flow_run_id not in self._runs:
+                raise StorageIntegrityError(f"Flow run {flow_run_id} does not exist.")
+            self._put(self._fingerprints, flow_run_id, str(fingerprint))
+
+    def get_flow_run_fingerprint(self, flow_run_id: UUID, /) -> str | None:
+        """The run's stored request fingerprint, if any."""
+        with self._lock:
+            self._check_open()
+            return self._fingerprints.get(flow_run_id)
 
     # -- seeding ------------------------------------------------------------------------
 

@@ -69,14 +69,26 @@ from flowrun_core.json_types import JSON
 __all__ = [
     "MAX_CALL_DEPTH",
     "MAX_INT_BITS",
+    "MAX_JSON_DEPTH",
     "MAX_LOOP_COUNT",
     "MAX_NESTED_LOOP_DEPTH",
     "MAX_OUTPUT_SIZE",
     "MAX_TEMPLATE_RANGE",
     "MAX_VALUE_SIZE",
     "MAX_WORK",
+    "first_unencodable_string",
     "hydrate_parameters",
+    "json_depth_exceeds",
 ]
+
+MAX_JSON_DEPTH: Final = 256
+"""Deepest nesting of objects and arrays in ``parameters``, ``context`` or ``job_variables``.
+
+The value itself is level 1. Prefect 3.9.1 stores deeper values and then fails to serialize
+its response (pydantic's serialization depth limit; 500). This library refuses them instead:
+the request decoder answers 422, and a ``json`` placeholder whose document is deeper fails
+with ``Invalid JSON: the document is nested too deeply.``
+"""
 
 MAX_TEMPLATE_RANGE: Final = 100
 """Prefect's cap on ``range()`` inside templates."""
@@ -143,6 +155,26 @@ def hydrate_parameters(
             f"Hydrated parameters must be a JSON object, got {_json_type(result)}."
         )
     return result
+
+
+def json_depth_exceeds(value: object, limit: int) -> bool:
+    """Whether objects and arrays nest deeper than ``limit`` in ``value`` (iteratively).
+
+    ``value`` itself, when it is an object or an array, is level 1.
+    """
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[object] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 class _Frame(Protocol):
@@ -284,13 +316,59 @@ def _enter_placeholder(
 
 def _load_json(text: str) -> JSON:
     try:
-        return cast("JSON", json.loads(text))
+        loaded = cast("JSON", json.loads(text))
     except json.JSONDecodeError as exc:
         raise HydrationFailed(f"Invalid JSON: {exc}") from None
     except RecursionError:
-        raise HydrationFailed("Invalid JSON: the document is nested too deeply.") from None
+        raise HydrationFailed(_TOO_DEEP) from None
     except ValueError as exc:  # e.g. an integer beyond Python's 4300-digit limit
         raise HydrationFailed(f"Invalid JSON: {exc}") from None
+    if isinstance(loaded, dict | list) and json_depth_exceeds(loaded, MAX_JSON_DEPTH):
+        # Deeper values would make storage and the response recurse past Python's limit.
+        raise HydrationFailed(_TOO_DEEP)
+    # The text itself passed the request decoder; only \u escapes can make a lone surrogate.
+    if "\\u" in text and first_unencodable_string(loaded) is not None:
+        raise HydrationFailed(_SURROGATE_MESSAGE.format(what="JSON"))
+    return loaded
+
+
+_TOO_DEEP: Final = "Invalid JSON: the document is nested too deeply."
+_SURROGATE_MESSAGE: Final = (
+    "Invalid {what}: the result holds a lone surrogate, which is not valid Unicode and "
+    "cannot be stored."
+)
+
+
+def first_unencodable_string(value: object) -> tuple[str | int, ...] | None:
+    r"""The path to the first string (object key or value) UTF-8 cannot encode, or ``None``.
+
+    Such strings hold lone surrogates (a ``\uD800`` escape is valid JSON). Prefect fails with a
+    500 when it stores one; this library refuses them up front. Iterative, so any depth works.
+    """
+    stack: list[tuple[object, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            if not _encodable(node):
+                return path
+        elif isinstance(node, dict):
+            for key, item in reversed(node.items()):
+                if isinstance(key, str) and not _encodable(key):
+                    return (*path, key)
+                stack.append((item, (*path, key)))
+        elif isinstance(node, list):
+            stack.extend((item, (*path, index)) for index, item in reversed(list(enumerate(node))))
+    return None
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _lookup_variable(name: JSON, variables: Mapping[str, JSON]) -> JSON:
@@ -379,7 +457,10 @@ def _hydrate_jinja_unguarded(template: JSON, *, hydrated: bool) -> JSON:
     if isinstance(template, str):
         if "{{" not in template and "{%" not in template:
             return template
-        return _render(ast)
+        rendered = _render(ast)
+        if not _encodable(rendered):
+            raise HydrationFailed(_SURROGATE_MESSAGE.format(what="jinja"))
+        return rendered
     if isinstance(template, (list, dict)):
         # Prefect's `"{{" in template` tests list items or dict keys; when it is false the
         # template comes back untouched, and when it is true jinja refuses to compile it.

@@ -47,7 +47,7 @@ import threading
 import unicodedata
 from calendar import monthrange
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, Final
 
@@ -64,7 +64,8 @@ from flowrun_core.errors import (
     ParameterValidationFailed,
     SchemaViolation,
 )
-from flowrun_core.json_types import JSON
+from flowrun_core.json_types import JSON, copy_json_object
+from flowrun_core.rules.fast_schema import compile_fast_check
 
 __all__ = [
     "INVALID_SCHEMA_PREFIX",
@@ -481,6 +482,8 @@ class _Compiled:
 
     validator: Any = None
     problem: str | None = None
+    fast_check: Callable[[JSON], bool] | None = None
+    """Accepts only what ``validator`` accepts (see :mod:`flowrun_core.rules.fast_schema`)."""
 
 
 class _LRU:
@@ -572,7 +575,10 @@ def _build(
         return _Compiled(problem=f"{INVALID_SCHEMA_PREFIX}the schema must be an object")
     format_checker = _DEFAULTS_FORMAT_CHECKER if formats else None
     validator = _Validator(prepared, format_checker=format_checker, registry=Registry())
-    return _Compiled(validator=validator)
+    # The compiled fast path only ever accepts; it is used where jsonschema's first answer
+    # is a plain is_valid (never with a format checker, which it does not reproduce).
+    fast_check = compile_fast_check(prepared) if check and not formats else None
+    return _Compiled(validator=validator, fast_check=fast_check)
 
 
 def _check_schema(schema: JSON) -> str | None:
@@ -753,6 +759,8 @@ def validate_instance(
         formats=False,
     )
     value = _instance(instance)
+    if compiled.fast_check is not None and compiled.fast_check(value):
+        return
     try:
         errors = _run(key, compiled.validator, value, fast=True)
     except referencing.exceptions.Unresolvable as exc:
@@ -765,19 +773,53 @@ def validate_instance(
     raise ParameterValidationFailed(_failure_message(best), _report(errors))
 
 
-def validate_parameters(parameters: Mapping[str, JSON], schema: Mapping[str, JSON]) -> None:
+_ACCEPTED: dict[Hashable, tuple[Mapping[str, JSON], Callable[[JSON], bool] | None]] = {}
+"""``schema_id`` -> (a copy of the schema, its compiled accept check): skips the cache key."""
+_ACCEPTED_LIMIT = 512
+
+
+def validate_parameters(
+    parameters: Mapping[str, JSON],
+    schema: Mapping[str, JSON],
+    *,
+    schema_id: Hashable | None = None,
+) -> None:
     """Enforce a deployment's parameter schema on the merged, hydrated parameters (§5).
 
     Args:
         parameters: The merged parameters (never modified).
         schema: The deployment's ``parameter_openapi_schema`` (never modified).
+        schema_id: An optional stable name for ``schema`` (the service passes the
+            deployment id). Valid parameters then skip serialising the schema to find its
+            cached validator; the remembered schema is compared with ``schema`` first, so
+            a changed schema is never validated against a stale one.
 
     Raises:
         ParameterValidationFailed: See :func:`validate_instance`.
         CircularSchemaRef: See :func:`validate_instance`.
         InvalidParameterSchema: See :func:`validate_instance`.
     """
+    if schema_id is not None:
+        remembered = _ACCEPTED.get(schema_id)
+        if remembered is not None and remembered[0] == schema:
+            check = remembered[1]
+            if check is None or not check(_instance(parameters)):
+                validate_instance(parameters, schema)
+            return
     validate_instance(parameters, schema)
+    if schema_id is None:
+        return
+    _, compiled = _compiled(
+        schema,
+        preprocess=True,
+        allow_none_with_default=False,
+        ignore_required=False,
+        check=True,
+        formats=False,
+    )
+    if len(_ACCEPTED) >= _ACCEPTED_LIMIT:
+        _ACCEPTED.clear()
+    _ACCEPTED[schema_id] = (copy_json_object(dict(schema)), compiled.fast_check)
 
 
 def validation_report(
@@ -804,8 +846,11 @@ def validation_report(
         check=True,
         formats=False,
     )
+    value = _instance(parameters)
+    if compiled.fast_check is not None and compiled.fast_check(value):
+        return ()
     try:
-        errors = _run(key, compiled.validator, _instance(parameters), fast=True)
+        errors = _run(key, compiled.validator, value, fast=True)
     except referencing.exceptions.Unresolvable as exc:
         return _unresolvable_report(exc)
     return _report(errors)

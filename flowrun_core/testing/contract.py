@@ -45,10 +45,10 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import Repository
+from flowrun_core.ports import FingerprintStore, Repository
 from flowrun_core.testing.strategies import hostile_text, json_objects, json_values, label_values
 
-__all__ = ["RepositoryContract", "World", "assert_same"]
+__all__ = ["RepositoryContract", "World", "assert_same", "require_fingerprints"]
 
 R = TypeVar("R", bound=Repository)
 
@@ -552,6 +552,59 @@ class RepositoryContract(Generic[R]):
             assert got is not None
             assert _json_types(got.value) == _json_types(variable)
 
+    # -- fingerprints (optional capability: FingerprintStore) ----------------------------
+
+    def test_fingerprint_round_trips_and_is_replaced(self, repo: R) -> None:
+        """A run has no fingerprint until one is set; set stores text exactly, or replaces it."""
+        store = require_fingerprints(repo)
+        world = seed_world(repo)
+        run = make_run(world.flow.id, idempotency_key="k")
+        repo.create_flow_run(run)
+        assert store.get_flow_run_fingerprint(run.id) is None
+        assert store.get_flow_run_fingerprint(uuid.uuid4()) is None
+        text = '{"name":"x\'; DROP TABLE flow_runs;--","p":"\u00e9\U0001f600\u0000"}'
+        store.set_flow_run_fingerprint(run.id, text)
+        assert store.get_flow_run_fingerprint(run.id) == text
+        store.set_flow_run_fingerprint(run.id, "{}")
+        assert store.get_flow_run_fingerprint(run.id) == "{}"
+
+    def test_fingerprint_of_a_missing_run_is_an_integrity_error(self, repo: R) -> None:
+        """Setting the fingerprint of a run that does not exist raises, and stores nothing."""
+        store = require_fingerprints(repo)
+        missing = uuid.uuid4()
+        with pytest.raises(StorageIntegrityError):
+            store.set_flow_run_fingerprint(missing, "{}")
+        assert store.get_flow_run_fingerprint(missing) is None
+
+    def test_fingerprint_rolls_back_with_its_run(self, repo: R) -> None:
+        """A fingerprint set inside a transaction that raises is undone with the run."""
+        store = require_fingerprints(repo)
+        world = seed_world(repo)
+        run = make_run(world.flow.id, idempotency_key="k")
+        with pytest.raises(ValueError, match="boom"), repo.transaction():
+            repo.create_flow_run(run)
+            store.set_flow_run_fingerprint(run.id, "{}")
+            msg = "boom"
+            raise ValueError(msg)
+        assert repo.get_flow_run(run.id) is None
+        assert store.get_flow_run_fingerprint(run.id) is None
+
+    @settings(
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors],
+        max_examples=25,
+        deadline=None,
+    )
+    @given(text=hostile_text(max_size=200))
+    def test_any_fingerprint_text_round_trips(self, text: str) -> None:
+        """Any text (SQL metacharacters, NUL, non-BMP characters) reads back unchanged."""
+        with self.make_repository() as repo:
+            store = require_fingerprints(repo)
+            world = seed_world(repo)
+            run = make_run(world.flow.id)
+            repo.create_flow_run(run)
+            store.set_flow_run_fingerprint(run.id, text)
+            assert store.get_flow_run_fingerprint(run.id) == text
+
     # -- concurrency ----------------------------------------------------------------------
 
     def test_concurrent_creates_with_one_key_have_one_winner(self, repo: R) -> None:
@@ -616,6 +669,13 @@ class RepositoryContract(Generic[R]):
                 repo.create_flow_run(make_run(world.flow.id))
             with pytest.raises(StorageError), repo.transaction():
                 pass
+
+
+def require_fingerprints(repo: Repository) -> FingerprintStore:
+    """``repo`` as a :class:`~flowrun_core.ports.FingerprintStore`, or skip the test."""
+    if not isinstance(repo, FingerprintStore):
+        pytest.skip(f"{type(repo).__name__} does not store request fingerprints")
+    return repo
 
 
 def _json_types(value: Any) -> Any:

@@ -8,76 +8,77 @@ none) and the request headers, and send back ``response.status``, ``response.bod
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from uuid import UUID
 
-import attrs
-
-from flowrun_core.errors import ErrorDetail, FlowRunError, InvalidHeader, InvalidRequest
+from flowrun_core.errors import FlowRunError, InvalidHeader, InvalidRequest
 from flowrun_core.json_types import JSON
+from flowrun_core.models import CreatedBy, DeploymentFlowRunCreate, WorkQueue
 from flowrun_core.service import FlowRunService
-from flowrun_core.wire.headers import check_api_version, created_by_from_headers
-from flowrun_core.wire.problems import problem_for, validation_envelope
-from flowrun_core.wire.request import UnreadableBody, decode_create_request
-from flowrun_core.wire.response import encode_flow_run, encode_json
-
-__all__ = ["WireOptions", "WireResponse", "handle_create_flow_run"]
-
-# Starlette's uuid path converter (as shipped with Prefect 3.9.1): 32 hex digits in either
-# case, each of the four hyphens optional.
-_PATH_UUID = re.compile(
-    r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+from flowrun_core.wire._common import (
+    NOT_FOUND,
+    PATH_UUID,
+    WireOptions,
+    WireResponse,
+    invalid,
+    lower,
+    parsed_body,
 )
+from flowrun_core.wire.bulk import handle_bulk_create_flow_runs
+from flowrun_core.wire.headers import check_api_version, created_by_from_headers
+from flowrun_core.wire.problems import problem_for
+from flowrun_core.wire.request import UnreadableBody, UnstorableValue, decode_create_request
+from flowrun_core.wire.response import encode_flow_run
+
+__all__ = [
+    "WireOptions",
+    "WireResponse",
+    "handle_bulk_create_flow_runs",
+    "handle_create_flow_run",
+    "handle_plan_flow_run",
+]
 
 
-@attrs.frozen(kw_only=True)
-class WireOptions:
-    """Opt-in behaviour beyond Prefect; the defaults answer exactly as Prefect 3.9.1.
-
-    Attributes:
-        include_validation_detail: also put the 422 items under ``detail``, so the body
-            satisfies the OpenAPI ``HTTPValidationError`` schema (Prefect does not).
-    """
-
-    include_validation_detail: bool = False
-
-
-@attrs.frozen(kw_only=True)
-class WireResponse:
-    """A status code and a JSON body."""
-
-    status: int
-    json: JSON
-
-    @property
-    def body(self) -> bytes:
-        """The body as the bytes to send."""
-        return encode_json(self.json)
-
-    @property
-    def content_type(self) -> str:
-        """Always JSON."""
-        return "application/json"
-
-
-_NOT_FOUND = WireResponse(status=404, json={"detail": "Not Found"})
-
-
-def _lower(headers: Mapping[str, str] | None) -> dict[str, str]:
-    return {k.lower(): v for k, v in (headers or {}).items()}
-
-
-def _parsed_body(body: bytes | None) -> JSON:
-    """The body as Prefect echoes it in ``request_body`` (only used on the error path)."""
-    if body is None:
-        return None
+def _decode(
+    service: FlowRunService,
+    deployment_id: str,
+    body: bytes | None,
+    headers: Mapping[str, str] | None,
+    options: WireOptions,
+) -> WireResponse | tuple[UUID, DeploymentFlowRunCreate, CreatedBy | None]:
+    """The checks before the service, in Prefect's order: an answer, or the decoded call."""
+    if not PATH_UUID.fullmatch(deployment_id):
+        return NOT_FOUND
+    lowered = lower(headers)
     try:
-        parsed: JSON = json.loads(body)
-    except (ValueError, RecursionError):
-        return body.decode("utf-8", "replace")
-    return parsed
+        check_api_version(lowered)
+    except InvalidHeader as exc:
+        return WireResponse(status=400, json={"detail": exc.message})
+    created_by, header_errors = created_by_from_headers(lowered)
+    try:
+        request = decode_create_request(body, content_type=lowered.get("content-type"))
+    except UnreadableBody as exc:
+        return WireResponse(status=400, json={"detail": exc.message})
+    except UnstorableValue as exc:
+        # Prefect accepts the body and looks the deployment up first (then crashes on 500).
+        if not header_errors:
+            try:
+                missing = service.repository.get_deployment(UUID(deployment_id)) is None
+            except FlowRunError as storage_error:
+                return _problem(storage_error, options)
+            if missing:
+                return WireResponse(status=404, json={"detail": "Deployment not found"})
+        return invalid(tuple(header_errors) + exc.details, exc.request_body, options)
+    except InvalidRequest as exc:
+        return invalid(tuple(header_errors) + exc.details, exc.request_body, options)
+    if header_errors:
+        return invalid(tuple(header_errors), parsed_body(body), options)
+    return UUID(deployment_id), request, created_by
+
+
+def _problem(exc: FlowRunError, options: WireOptions) -> WireResponse:
+    status, payload = problem_for(exc, include_validation_report=options.include_validation_report)
+    return WireResponse(status=status, json=payload)
 
 
 def handle_create_flow_run(
@@ -97,41 +98,62 @@ def handle_create_flow_run(
     :class:`WireResponse`.
     """
     options = options or WireOptions()
-    if not _PATH_UUID.fullmatch(deployment_id):
-        return _NOT_FOUND
-    lowered = _lower(headers)
+    decoded = _decode(service, deployment_id, body, headers, options)
+    if isinstance(decoded, WireResponse):
+        return decoded
+    target, request, created_by = decoded
     try:
-        check_api_version(lowered)
-    except InvalidHeader as exc:
-        return WireResponse(status=400, json={"detail": exc.message})
-    created_by, header_errors = created_by_from_headers(lowered)
-    try:
-        request = decode_create_request(body, content_type=lowered.get("content-type"))
-    except UnreadableBody as exc:
-        return WireResponse(status=400, json={"detail": exc.message})
-    except InvalidRequest as exc:
-        return _invalid(tuple(header_errors) + exc.details, exc.request_body, options)
-    if header_errors:
-        return _invalid(tuple(header_errors), _parsed_body(body), options)
-    try:
-        result = service.create_flow_run_from_deployment(
-            UUID(deployment_id), request, created_by=created_by
-        )
+        result = service.create_flow_run_from_deployment(target, request, created_by=created_by)
     except FlowRunError as exc:
-        status, payload = problem_for(exc)
-        return WireResponse(status=status, json=payload)
+        return _problem(exc, options)
     return WireResponse(
         status=201 if result.created else 200,
         json=encode_flow_run(result.value, now=service.clock()),
     )
 
 
-def _invalid(
-    details: tuple[ErrorDetail, ...], request_body: JSON, options: WireOptions
+def _queue_json(queue: WorkQueue | None) -> JSON:
+    if queue is None:
+        return None
+    return {
+        "id": str(queue.id),
+        "name": queue.name,
+        "work_pool_id": str(queue.work_pool_id),
+        "priority": queue.priority,
+    }
+
+
+def handle_plan_flow_run(
+    service: FlowRunService,
+    deployment_id: str,
+    body: bytes | None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    options: WireOptions | None = None,
 ) -> WireResponse:
+    """A dry run of :func:`handle_create_flow_run` (beyond Prefect): nothing is written.
+
+    Takes the same request and answers the same errors. On success: 200 with
+    ``{"flow_run": FlowRunResponse, "replay": bool, "provenance": {"fields": …,
+    "parameters": …, "labels": …, "tags": …}, "new_work_queue": {…} | null}``, where each
+    provenance value is ``deployment``, ``request``, ``system``, ``hydration`` or
+    ``generated`` (see :meth:`~flowrun_core.service.FlowRunService.plan`).
+    """
+    options = options or WireOptions()
+    decoded = _decode(service, deployment_id, body, headers, options)
+    if isinstance(decoded, WireResponse):
+        return decoded
+    target, request, created_by = decoded
+    try:
+        plan = service.plan(target, request, created_by=created_by)
+    except FlowRunError as exc:
+        return _problem(exc, options)
     return WireResponse(
-        status=422,
-        json=validation_envelope(
-            details, request_body, include_detail=options.include_validation_detail
-        ),
+        status=200,
+        json={
+            "flow_run": encode_flow_run(plan.flow_run, now=service.clock()),
+            "replay": plan.replay,
+            "provenance": plan.provenance.as_json(),
+            "new_work_queue": _queue_json(plan.new_work_queue),
+        },
     )

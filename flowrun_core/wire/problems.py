@@ -12,7 +12,12 @@ from collections.abc import Callable
 from flowrun_core import errors
 from flowrun_core.json_types import JSON
 
-__all__ = ["INTEGRITY_CONFLICT", "problem_for", "validation_envelope"]
+__all__ = [
+    "INTEGRITY_CONFLICT",
+    "problem_for",
+    "validation_envelope",
+    "violation_json",
+]
 
 INTEGRITY_CONFLICT = (
     "Data integrity conflict. This usually means a unique or foreign key constraint was "
@@ -54,22 +59,54 @@ _TABLE: tuple[tuple[type[errors.FlowRunError], int, Callable[[errors.FlowRunErro
     (errors.InvalidWorkQueueName, 422, _detail()),
     # Prefect: 500 (reading the result artifact crashes; nothing is created).
     (errors.InvalidStateData, 422, _detail()),
+    # Beyond Prefect (opt-in). A reused key is a semantic error in the body (the IETF
+    # Idempotency-Key draft: 422 for a key reused with a different payload).
     (errors.IdempotencyKeyReused, 422, _key_reused),
+    # Beyond Prefect (opt-in): the deployment exists (so not 404, which clients read as
+    # "deployment not found"); the body names a queue that does not exist: a semantic
+    # error in an otherwise valid request, like the job-variable rows above.
     (errors.UnknownWorkQueue, 422, _detail()),
+    # Prefect's bulk route: checked before the deployment is looked up.
+    (errors.TooManyFlowRuns, 400, _detail()),
     (errors.StorageIntegrityError, 409, _fixed({"detail": INTEGRITY_CONFLICT})),
     (errors.StorageOperationalError, 503, _fixed({"exception_message": "Service Unavailable"})),
     (errors.StorageError, 503, _fixed({"exception_message": "Service Unavailable"})),
 )
 
 
-def problem_for(exc: errors.FlowRunError) -> tuple[int, JSON]:
-    """The status code and JSON body Prefect answers for ``exc``."""
+def problem_for(
+    exc: errors.FlowRunError, *, include_validation_report: bool = False
+) -> tuple[int, JSON]:
+    """The status code and JSON body Prefect answers for ``exc``.
+
+    Args:
+        exc: the exception a request ended with.
+        include_validation_report: for ``ParameterValidationFailed``, add the complete
+            report under ``"violations"`` (opt-in; ``detail`` is unchanged).
+    """
     if isinstance(exc, errors.InvalidRequest):
         return 422, validation_envelope(exc.details, exc.request_body)
     for kind, status, body in _TABLE:
         if isinstance(exc, kind):
-            return status, body(exc)
+            payload = body(exc)
+            if (
+                include_validation_report
+                and isinstance(exc, errors.ParameterValidationFailed)
+                and isinstance(payload, dict)
+            ):
+                payload["violations"] = [violation_json(v) for v in exc.violations]
+            return status, payload
     return 500, {"exception_message": "Internal Server Error"}
+
+
+def violation_json(violation: errors.SchemaViolation) -> JSON:
+    """One item of a complete validation report (JSON Pointers per RFC 6901)."""
+    return {
+        "instance_path": violation.instance_path,
+        "schema_path": violation.schema_path,
+        "keyword": violation.keyword,
+        "message": violation.message,
+    }
 
 
 def detail_json(detail: errors.ErrorDetail) -> dict[str, JSON]:

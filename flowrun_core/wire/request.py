@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.message
 import json
+import re
 from functools import cache
 from typing import Final
 
@@ -17,14 +18,23 @@ import cattrs
 from flowrun_core.errors import ErrorDetail, InvalidRequest
 from flowrun_core.json_types import JSON
 from flowrun_core.models import DeploymentFlowRunCreate
+from flowrun_core.rules.hydration import (
+    MAX_JSON_DEPTH,
+    first_unencodable_string,
+    json_depth_exceeds,
+)
 from flowrun_core.wire.converter import error_details, make_wire_converter
 
-__all__ = ["UNREADABLE_BODY", "UnreadableBody", "decode_create_request"]
+__all__ = ["UNREADABLE_BODY", "UnreadableBody", "UnstorableValue", "decode_create_request"]
 
 UNREADABLE_BODY: Final = "There was an error parsing the body"
 """Prefect's 400 ``detail`` when the body cannot be read as JSON at all."""
 
 _MODEL_TYPE_MSG: Final = "Input should be a valid dictionary or object to extract fields from"
+_FREE_JSON_FIELDS: Final = ("parameters", "context", "job_variables")
+_UNICODE_MSG: Final = "Input should be a valid string, unable to parse raw data as a unicode string"
+# A lone surrogate comes from a \uD800-\uDFFF escape or from its raw (CESU-8) bytes.
+_MAYBE_SURROGATE: Final = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
 
 class UnreadableBody(InvalidRequest):
@@ -38,6 +48,15 @@ class UnreadableBody(InvalidRequest):
     def __init__(self, details: list[ErrorDetail], request_body: JSON = None) -> None:
         super().__init__(details, request_body)
         self.args = (UNREADABLE_BODY,)
+
+
+class UnstorableValue(InvalidRequest):
+    """The body holds a value no store can keep: a lone surrogate, or deep JSON.
+
+    "Deep" means nested more than :data:`MAX_JSON_DEPTH` levels. Prefect accepts such a
+    body, looks the deployment up, then fails with 500; the façade answers 404 for an
+    unknown deployment, as Prefect does, and 422 otherwise.
+    """
 
 
 @cache
@@ -130,7 +149,7 @@ def decode_create_request(
     if type(parsed) is not dict:
         raise _invalid_body(parsed)
     try:
-        return _converter().structure(parsed, DeploymentFlowRunCreate)
+        request = _converter().structure(parsed, DeploymentFlowRunCreate)
     except RecursionError:
         detail = ErrorDetail(
             type="value_error",
@@ -156,3 +175,44 @@ def decode_create_request(
                 )
             ]
         raise InvalidRequest(details, parsed) from None
+    _refuse_deep_values(body, request, parsed)
+    _refuse_lone_surrogates(body, parsed)
+    return request
+
+
+def _refuse_lone_surrogates(body: bytes, parsed: JSON) -> None:
+    """Refuse a body holding a string UTF-8 cannot encode (422, ``string_unicode``).
+
+    Prefect accepts it, then fails to store it (500). Only bodies whose bytes could spell a
+    lone surrogate are walked.
+    """
+    if _MAYBE_SURROGATE.search(body) is None:
+        return
+    path = first_unencodable_string(parsed)
+    if path is None:
+        return
+    detail = ErrorDetail(type="string_unicode", loc=("body", *path), msg=_UNICODE_MSG, input=None)
+    raise UnstorableValue([detail], parsed)
+
+
+def _refuse_deep_values(body: bytes, request: DeploymentFlowRunCreate, parsed: JSON) -> None:
+    """Refuse free-form JSON fields nested deeper than :data:`MAX_JSON_DEPTH` (422).
+
+    Prefect stores such a value and then answers 500 (its response cannot be serialized).
+    A body with few brackets cannot be that deep, so ordinary requests skip the walk.
+    """
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return
+    details = [
+        ErrorDetail(
+            type="value_error",
+            loc=("body", name),
+            msg=f"Value error, nested more than {MAX_JSON_DEPTH} levels deep",
+            input=None,
+            ctx={"error": {}},
+        )
+        for name in _FREE_JSON_FIELDS
+        if json_depth_exceeds(getattr(request, name), MAX_JSON_DEPTH)
+    ]
+    if details:
+        raise UnstorableValue(details, parsed)

@@ -46,14 +46,34 @@ def _uuid(value: UUID | None) -> str | None:
 def finite_json(value: JSON) -> JSON:
     """A deep copy of ``value`` with ``NaN`` and infinities replaced by ``null``.
 
-    pydantic serializes non-finite floats as ``null`` in Prefect's responses.
+    pydantic serializes non-finite floats as ``null`` in Prefect's responses. The copy is
+    made without recursion, so any depth works.
     """
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: finite_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [finite_json(item) for item in value]
+    if not isinstance(value, dict | list):
+        return _finite_scalar(value)
+    root: dict[str, JSON] | list[JSON] = {} if isinstance(value, dict) else []
+    stack: list[tuple[dict[str, JSON] | list[JSON], dict[str, JSON] | list[JSON]]]
+    stack = [(value, root)]
+    while stack:
+        source, target = stack.pop()
+        pairs = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in pairs:
+            child: JSON
+            if isinstance(item, dict | list):
+                child = {} if isinstance(item, dict) else []
+                stack.append((item, child))
+            else:
+                child = _finite_scalar(item)
+            if isinstance(target, dict):
+                target[key] = child  # type: ignore[index]
+            else:
+                target.append(child)
+    return root
+
+
+def _finite_scalar(value: JSON) -> JSON:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 
@@ -183,17 +203,57 @@ def encode_json(value: JSON) -> bytes:
 
     Non-finite numbers become ``null`` (Prefect's own responses never contain them; its
     error envelope would crash instead). A string holding a lone surrogate, which UTF-8
-    cannot carry, is written with ASCII escapes; the result parses to the same JSON.
+    cannot carry, is written with ASCII escapes; the result parses to the same JSON. A value
+    nested too deeply for :mod:`json`'s recursive encoder is written without recursion.
     """
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except ValueError:
-        text = json.dumps(
-            finite_json(value), ensure_ascii=False, allow_nan=False, separators=(",", ":")
-        )
+        text = _dumps(value, ensure_ascii=False)
+    except RecursionError:
+        text = _dumps_iteratively(value)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
+        try:
+            text = _dumps(value, ensure_ascii=True)
+        except RecursionError:
+            text = _dumps_iteratively(value, ensure_ascii=True)
+        return text.encode("ascii")
+
+
+def _dumps(value: JSON, *, ensure_ascii: bool) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=ensure_ascii, allow_nan=False, separators=(",", ":"))
+    except ValueError:
         return json.dumps(
-            finite_json(value), ensure_ascii=True, allow_nan=False, separators=(",", ":")
-        ).encode("ascii")
+            finite_json(value), ensure_ascii=ensure_ascii, allow_nan=False, separators=(",", ":")
+        )
+
+
+def _dumps_iteratively(value: JSON, *, ensure_ascii: bool = False) -> str:
+    """The same text as :func:`_dumps`, for any depth: containers are walked with a stack."""
+    pieces: list[str] = []
+    # Each entry is a piece of text to emit, or a value still to encode.
+    todo: list[tuple[bool, object]] = [(False, value)]
+    while todo:
+        is_text, item = todo.pop()
+        if is_text:
+            pieces.append(item)  # type: ignore[arg-type]
+        elif isinstance(item, dict):
+            todo.append((True, "}"))
+            for index, (key, child) in enumerate(reversed(item.items())):
+                todo.append((False, child))
+                separator = "," if index < len(item) - 1 else ""
+                todo.append((True, separator + json.dumps(key, ensure_ascii=ensure_ascii) + ":"))
+            todo.append((True, "{"))
+        elif isinstance(item, list):
+            todo.append((True, "]"))
+            for index, child in enumerate(reversed(item)):
+                todo.append((False, child))
+                if index < len(item) - 1:
+                    todo.append((True, ","))
+            todo.append((True, "["))
+        else:
+            pieces.append(
+                json.dumps(_finite_scalar(item), ensure_ascii=ensure_ascii, allow_nan=False)  # type: ignore[arg-type]
+            )
+    return "".join(pieces)

@@ -86,7 +86,7 @@ def test_concurrent_first_open_migrates_once(tmp_path: Path, children: Children)
         names = conn.execute(
             "SELECT name FROM _sqlite_migrations WHERE migration_set = 'flowrun' ORDER BY id"
         ).fetchall()
-    assert names == [("0001_initial",), ("0002_flow_run_filters",)]
+    assert names == [("0001_initial",), ("0002_flow_run_filters",), ("0003_flow_run_fingerprints",)]
 
 
 def test_same_new_key_8_processes_x_4_threads_one_winner(

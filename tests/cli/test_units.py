@@ -7,6 +7,7 @@ import math
 
 import click
 import pytest
+from flowrun_adapters.cli.app import repository_url
 from flowrun_adapters.cli.runs import build_body, parse_param
 from hypothesis import given
 from hypothesis import strategies as st
@@ -89,3 +90,10 @@ def test_body_alone_is_passed_byte_for_byte(tmp_path) -> None:
     source = tmp_path / "body.json"
     source.write_text('{"tags" : [1],\n "x": 1}')
     assert build_body(str(source)) == b'{"tags" : [1],\n "x": 1}'
+
+
+def test_repository_urls_pass_through_and_paths_become_sqlite() -> None:
+    assert repository_url("memory:") == "memory:"
+    assert repository_url("sqlite:///x.db") == "sqlite:///x.db"
+    assert repository_url("postgresql://u@h/db?schema=s") == "postgresql://u@h/db?schema=s"
+    assert repository_url("runs.db") == "sqlite:///runs.db"

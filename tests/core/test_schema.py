@@ -1083,3 +1083,18 @@ def test_mappings_that_are_not_dicts_are_accepted() -> None:
         failure(MappingProxyType({}), MappingProxyType(SPEC_SCHEMA))
         == "Validation failed. Failure reason: 'x' is a required property"
     )
+
+
+def test_a_remembered_schema_is_never_used_for_a_changed_one() -> None:
+    validate = validate_parameters
+    loose = {"type": "object", "properties": {"x": {"type": "integer"}}}
+    strict = {"type": "object", "properties": {"x": {"type": "string"}}, "required": ["x"]}
+    validate({"x": 1}, loose, schema_id="dep-1")
+    validate({"x": 1}, loose, schema_id="dep-1")  # the remembered path
+    with pytest.raises(ParameterValidationFailed) as info:
+        validate({"x": 1}, strict, schema_id="dep-1")  # same id, new schema
+    assert info.value.message == (
+        "Validation failed for field 'x'. Failure reason: 1 is not of type 'string'"
+    )
+    with pytest.raises(ParameterValidationFailed):
+        validate({"x": "a"}, loose, schema_id="dep-1")

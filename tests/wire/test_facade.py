@@ -169,3 +169,14 @@ def test_created_then_replayed(env) -> None:
     assert first.json["id"] == second.json["id"]
     assert json.loads(second.body) == second.json
     assert second.content_type == "application/json"
+
+
+def test_unstorable_values_answer_404_for_an_unknown_deployment_else_422(env) -> None:
+    deep = b'{"parameters": {"a": ' + b"[" * 300 + b"]" * 300 + b"}}"
+    unknown = post(env, deep, deployment_id=str(uuid.uuid4()))
+    assert (unknown.status, unknown.json) == (404, {"detail": "Deployment not found"})
+    known = post(env, deep)
+    assert known.status == 422
+    surrogate = post(env, b'{"name": "\\ud800"}')
+    assert surrogate.status == 422
+    assert surrogate.json["exception_detail"][0]["type"] == "string_unicode"

@@ -21,7 +21,7 @@ import pytest
 from flowrun_core.errors import ErrorDetail, InvalidHeader, InvalidRequest
 from flowrun_core.wire.converter import WireProblem, parse_datetime
 from flowrun_core.wire.headers import check_api_version, created_by_from_headers
-from flowrun_core.wire.request import UnreadableBody, decode_create_request
+from flowrun_core.wire.request import UnreadableBody, UnstorableValue, decode_create_request
 
 HERE = Path(__file__).parent
 CASES: list[dict[str, Any]] = json.loads((HERE / "prefect_3_9_1_requests.json").read_text())[
@@ -65,6 +65,13 @@ def answer(case: dict[str, Any]) -> tuple[int, Any]:
         decode_create_request(body, content_type=content_type)
     except UnreadableBody:
         return 400, "There was an error parsing the body"
+    except UnstorableValue as exc:
+        # The recording's deployment does not exist: the façade looks it up first, as
+        # Prefect does, and answers 404 (a known deployment gets our 422; Prefect's 500).
+        if not header_details:
+            return 404, None
+        details = [detail_json(d) for d in [*header_details, *exc.details]]
+        return 422, (details, exc.request_body)
     except InvalidRequest as exc:
         details = [detail_json(d) for d in [*header_details, *exc.details]]
         return 422, (details, exc.request_body)

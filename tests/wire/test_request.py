@@ -19,7 +19,12 @@ from flowrun_core.wire.converter import (
     parse_int,
     parse_uuid,
 )
-from flowrun_core.wire.request import UNREADABLE_BODY, UnreadableBody, decode_create_request
+from flowrun_core.wire.request import (
+    UNREADABLE_BODY,
+    UnreadableBody,
+    UnstorableValue,
+    decode_create_request,
+)
 
 ENUM_MSG = (
     "Input should be 'SCHEDULED', 'PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', "
@@ -136,9 +141,17 @@ def test_unreadable_bodies_are_prefects_400(raw: bytes) -> None:
     assert exc.message == UNREADABLE_BODY == "There was an error parsing the body"
 
 
-def test_deep_but_readable_nesting_is_accepted() -> None:
-    raw = b'{"parameters": {"a": ' + b"[" * 900 + b"]" * 900 + b"}}"
+def test_nesting_up_to_the_storable_depth_is_accepted() -> None:
+    # The body itself is one level, "parameters" another: 254 more brackets reach 256.
+    raw = b'{"parameters": {"a": ' + b"[" * 254 + b"]" * 254 + b"}}"
     assert decode_create_request(raw).parameters["a"] is not None
+
+
+def test_deeper_values_are_unstorable() -> None:
+    raw = b'{"parameters": {"a": ' + b"[" * 900 + b"]" * 900 + b"}}"
+    with pytest.raises(UnstorableValue) as info:
+        decode_create_request(raw)
+    assert [d.loc for d in info.value.details] == [("body", "parameters")]
 
 
 def test_nan_infinity_and_repeated_keys_behave_as_python_json() -> None:

@@ -20,12 +20,15 @@ DEFAULT_DB = "flowrun.db"
 """The SQLite file used when neither ``--db`` nor ``FLOWRUN_DB`` names one."""
 
 
+_URL_SCHEMES = ("sqlite:", "postgresql://", "postgres://", "postgresql+psycopg://")
+
+
 def repository_url(db: str) -> str:
     """The :func:`~flowrun_adapters.open_repository` URL for a ``--db`` value.
 
-    ``memory:`` and ``sqlite:`` URLs pass through; anything else is a file path.
+    ``memory:``, ``sqlite:`` and PostgreSQL URLs pass through; anything else is a file path.
     """
-    if db in {"memory:", "memory://"} or db.startswith("sqlite:"):
+    if db in {"memory:", "memory://"} or db.startswith(_URL_SCHEMES):
         return db
     return "sqlite:///" + quote(db)
 

@@ -11,8 +11,14 @@ import click
 from flowrun_core.json_types import JSON
 from flowrun_core.models import FlowRun, StateType
 from flowrun_core.ports import Repository
-from flowrun_core.service import FlowRunService
-from flowrun_core.wire import WireResponse, handle_create_flow_run
+from flowrun_core.service import FlowRunService, ServiceOptions
+from flowrun_core.wire import (
+    WireOptions,
+    WireResponse,
+    handle_bulk_create_flow_runs,
+    handle_create_flow_run,
+    handle_plan_flow_run,
+)
 from flowrun_core.wire.response import encode_flow_run
 
 from .app import get_state
@@ -20,7 +26,7 @@ from .lookup import deployment_label, parse_uuid, resolve_deployment, resolve_fl
 from .output import CliError, ExitCode, dumps, exit_code_for_status, format_time, style, table
 from .register import read_source
 
-__all__ = ["build_body", "error_for_response", "parse_param", "run"]
+__all__ = ["build_body", "error_for_response", "parse_param", "run", "service_options"]
 
 JSON_HEADERS: Final = {"content-type": "application/json"}
 """The headers the command line sends with every request."""
@@ -136,6 +142,20 @@ def _loc(loc: JSON) -> str:
     return str(loc)
 
 
+def service_options(
+    *,
+    strict_idempotency: bool = False,
+    idempotency_scope: str = "flow",
+    reject_unknown_queue: bool = False,
+) -> ServiceOptions:
+    """The service options the command-line flags ask for (the defaults are Prefect's)."""
+    return ServiceOptions(
+        idempotency="strict" if strict_idempotency else "return_existing",
+        idempotency_scope="deployment" if idempotency_scope == "deployment" else "flow",
+        unknown_work_queue="reject" if reject_unknown_queue else "create",
+    )
+
+
 def error_for_response(response: WireResponse) -> CliError:
     """The endpoint's error answer as a categorised CLI error, with Prefect's message."""
     body = response.json
@@ -154,6 +174,17 @@ def error_for_response(response: WireResponse) -> CliError:
                 for problem in problems
                 if isinstance(problem, dict)
             )
+        violations = body.get("violations")
+        if isinstance(violations, list):
+            details.extend(
+                f"{violation.get('instance_path') or '/'}: {violation.get('message')} "
+                f"(schema {violation.get('schema_path') or '/'})"
+                for violation in violations
+                if isinstance(violation, dict)
+            )
+        differences = body.get("differences")
+        if isinstance(differences, list) and differences:
+            details.append("differing fields: " + ", ".join(map(str, differences)))
     if response.status == 503:  # noqa: PLR2004 - the endpoint's status
         details.append("The store is busy or cannot be written; try again.")
     return CliError(
@@ -211,6 +242,47 @@ def describe_run(repository: Repository, data: dict[str, JSON]) -> list[str]:
     ]
 
 
+def _print_plan(repository: Repository, response: WireResponse, *, as_json: bool) -> None:
+    if as_json:
+        click.echo(response.body.decode("utf-8"))
+        return
+    data = response.json
+    assert isinstance(data, dict)  # noqa: S101 - a plan is an object
+    run_data = data["flow_run"]
+    assert isinstance(run_data, dict)  # noqa: S101 - a FlowRunResponse is an object
+    if data.get("replay"):
+        headline = (
+            style("plan", fg="cyan", bold=True)
+            + f": would replay flow run {run_data['name']!r}; nothing would be created"
+        )
+    else:
+        headline = (
+            style("plan", fg="cyan", bold=True)
+            + f": would create flow run {run_data['name']!r} (nothing was written)"
+        )
+    click.echo(headline)
+    for line in describe_run(repository, run_data):
+        click.echo(line)
+    queue = data.get("new_work_queue")
+    if isinstance(queue, dict):
+        click.echo(_field("new work queue", f"{queue['name']} (priority {queue['priority']})"))
+    provenance = data.get("provenance")
+    if isinstance(provenance, dict):
+        rows: list[list[str]] = []
+        for group in ("parameters", "labels", "tags"):
+            origins = provenance.get(group)
+            if isinstance(origins, dict):
+                rows.extend([group, str(key), str(origin)] for key, origin in origins.items())
+        fields = provenance.get("fields")
+        if isinstance(fields, dict):
+            rows.extend(
+                ["field", str(name), str(origin)]
+                for name, origin in fields.items()
+                if origin != "generated"
+            )
+        click.echo(table(["WHAT", "KEY", "FROM"], rows))
+
+
 # -- commands -------------------------------------------------------------------------------
 
 
@@ -258,6 +330,36 @@ _STATES = [t.value for t in StateType]
     metavar="FILE",
     help="A JSON request body (- for standard input); the options above are laid over it.",
 )
+@click.option(
+    "--plan",
+    "dry_run",
+    is_flag=True,
+    help="Dry run: show the run that would be created and where each value comes from; "
+    "write nothing.",
+)
+@click.option(
+    "--strict-idempotency",
+    is_flag=True,
+    help="Reusing an idempotency key with a different request is an error (422) listing "
+    "the differing fields, instead of returning the earlier run.",
+)
+@click.option(
+    "--idempotency-scope",
+    type=click.Choice(["flow", "deployment"]),
+    default="flow",
+    show_default=True,
+    help="'deployment': a key held by a run of another deployment of the flow is an error.",
+)
+@click.option(
+    "--reject-unknown-queue",
+    is_flag=True,
+    help="A --work-queue that does not exist is an error instead of being created.",
+)
+@click.option(
+    "--validation-report",
+    is_flag=True,
+    help="On a parameter validation failure, list every violation, not only the first.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only the run's JSON.")
 @click.pass_context
 def run_create(  # noqa: PLR0917 - one parameter per click option
@@ -270,6 +372,11 @@ def run_create(  # noqa: PLR0917 - one parameter per click option
     state: str | None,
     work_queue: str | None,
     body_source: str | None,
+    dry_run: bool,
+    strict_idempotency: bool,
+    idempotency_scope: str,
+    reject_unknown_queue: bool,
+    validation_report: bool,
     as_json: bool,
 ) -> None:
     """Create a flow run of DEPLOYMENT (an id, or FLOW_NAME/DEPLOYMENT_NAME).
@@ -286,6 +393,8 @@ def run_create(  # noqa: PLR0917 - one parameter per click option
       flowrun run create etl/nightly --idempotency-key 2024-06-01 --json
       flowrun run create etl/nightly --work-queue high-memory --state PENDING
       flowrun run create 5c6e0a9e-2f0b-4c1e-9a51-0d6f4f0a1b2c --body request.json
+      flowrun run create etl/nightly -p batch_size=500 --plan
+      flowrun run create etl/nightly -k 2024-06-01 --strict-idempotency
     """  # noqa: D301 - click keeps lines after \b as written
     app = get_state(ctx)
     app.json_output = as_json
@@ -305,8 +414,26 @@ def run_create(  # noqa: PLR0917 - one parameter per click option
     deployment_id = parse_uuid(deployment)
     if deployment_id is None:
         deployment_id = resolve_deployment(repository, deployment).id
-    service = FlowRunService(repository)
-    response = handle_create_flow_run(service, str(deployment_id), body, JSON_HEADERS)
+    service = FlowRunService(
+        repository,
+        options=service_options(
+            strict_idempotency=strict_idempotency,
+            idempotency_scope=idempotency_scope,
+            reject_unknown_queue=reject_unknown_queue,
+        ),
+    )
+    wire_options = WireOptions(include_validation_report=validation_report)
+    if dry_run:
+        response = handle_plan_flow_run(
+            service, str(deployment_id), body, JSON_HEADERS, options=wire_options
+        )
+        if response.status != 200:  # noqa: PLR2004 - the endpoint's status
+            raise error_for_response(response)
+        _print_plan(repository, response, as_json=as_json)
+        return
+    response = handle_create_flow_run(
+        service, str(deployment_id), body, JSON_HEADERS, options=wire_options
+    )
     if response.status not in _REASONS:
         raise error_for_response(response)
     if as_json:
@@ -419,3 +546,93 @@ def run_list(
         state = "-" if found.state_type is None else found.state_type.value
         rows.append([str(found.id), found.name, state, label, format_time(found.created)])
     click.echo(table(["ID", "NAME", "STATE", "DEPLOYMENT", "CREATED"], rows))
+
+
+@run.command("bulk")
+@click.argument("deployment", metavar="DEPLOYMENT")
+@click.argument("source", metavar="FILE")
+@click.option(
+    "--atomic",
+    is_flag=True,
+    help="All or nothing: if any item fails, no run of the batch is stored.",
+)
+@click.option(
+    "--strict-idempotency",
+    is_flag=True,
+    help="Reusing an idempotency key with a different request fails that item.",
+)
+@click.option(
+    "--reject-unknown-queue",
+    is_flag=True,
+    help="An item naming a work queue that does not exist fails instead of creating it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the endpoint's JSON answer.")
+@click.pass_context
+def run_bulk(  # noqa: PLR0917 - one parameter per click option
+    ctx: click.Context,
+    deployment: str,
+    source: str,
+    atomic: bool,
+    strict_idempotency: bool,
+    reject_unknown_queue: bool,
+    as_json: bool,
+) -> None:
+    """Create many runs of DEPLOYMENT at once from FILE, a JSON array of request bodies.
+
+    All items are created in one unit of work (one commit), each in its own savepoint: a
+    failing item is reported and undone alone, unless --atomic. The request goes through
+    the same code as Prefect's POST /deployments/{id}/create_flow_run/bulk (at most 100
+    items). Exits with status 4 when any item failed.
+
+    \b
+    Examples:
+      flowrun run bulk etl/nightly requests.json
+      flowrun run bulk etl/nightly - --atomic < requests.json
+    """  # noqa: D301 - click keeps lines after \b as written
+    app = get_state(ctx)
+    app.json_output = as_json
+    body = read_source(source).encode("utf-8")
+    repository = app.repository()
+    deployment_id = parse_uuid(deployment)
+    if deployment_id is None:
+        deployment_id = resolve_deployment(repository, deployment).id
+    service = FlowRunService(
+        repository,
+        options=service_options(
+            strict_idempotency=strict_idempotency, reject_unknown_queue=reject_unknown_queue
+        ),
+    )
+    options = WireOptions(bulk_atomic=atomic, bulk_outcomes=True)
+    response = handle_bulk_create_flow_runs(
+        service, str(deployment_id), body, JSON_HEADERS, options=options
+    )
+    if response.status != 200:  # noqa: PLR2004 - the endpoint's status
+        raise error_for_response(response)
+    data = response.json
+    assert isinstance(data, dict)  # noqa: S101 - the bulk answer is an object
+    results = data["results"]
+    assert isinstance(results, list)  # noqa: S101 - and holds a list
+    failed = sum(1 for r in results if isinstance(r, dict) and r.get("status") == "FAILED")
+    if as_json:
+        click.echo(response.body.decode("utf-8"))
+    else:
+        rows = [
+            [
+                str(index),
+                str(r.get("outcome")),
+                str(r.get("flow_run_id") or "-"),
+                str(r.get("error") or ""),
+            ]
+            for index, r in enumerate(results)
+            if isinstance(r, dict)
+        ]
+        click.echo(table(["#", "OUTCOME", "FLOW RUN", "ERROR"], rows))
+        verdict = "committed" if data.get("committed") else "rolled back (nothing stored)"
+        click.echo(f"{len(results) - failed} of {len(results)} stored; batch {verdict}")
+    if failed:
+        raise CliError(
+            f"{failed} of {len(results)} items failed.",
+            ExitCode.INVALID_INPUT,
+            status=response.status,
+            response=data,
+        )

@@ -45,6 +45,7 @@ FLOWRUN_TABLES: Final = (
     "variables",
     "flow_runs",
     "task_runs",
+    "flow_run_fingerprints",
 )
 
 
@@ -204,7 +205,19 @@ def _flow_run_filters(db: Database) -> None:
     db.execute("PRAGMA user_version = 2")
 
 
-SCHEMA_VERSION: Final = 2
+@MIGRATIONS(name="0003_flow_run_fingerprints")
+def _flow_run_fingerprints(db: Database) -> None:
+    """Request fingerprints of strict idempotency: one optional row per flow run."""
+    db.table("flow_run_fingerprints").create(
+        {"flow_run_id": _TEXT, "fingerprint": _TEXT},
+        pk="flow_run_id",
+        not_null=["fingerprint"],
+        foreign_keys=[("flow_run_id", "flow_runs", "id")],
+    )
+    db.execute("PRAGMA user_version = 3")
+
+
+SCHEMA_VERSION: Final = 3
 """The schema version this code writes (``PRAGMA user_version`` after the last migration)."""
 
 

@@ -59,7 +59,7 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import Repository
+from flowrun_core.ports import FingerprintStore, Repository
 
 from . import rows
 from ._translate import Translator
@@ -129,6 +129,12 @@ _SELECT_DOCUMENT: Final = rows.select_sql(
     "infrastructure_documents", rows.DOCUMENT_COLUMNS, "WHERE id = ?"
 )
 
+_UPSERT_FINGERPRINT: Final = (
+    "INSERT INTO flow_run_fingerprints (flow_run_id, fingerprint) VALUES (?, ?) "
+    "ON CONFLICT(flow_run_id) DO UPDATE SET fingerprint = excluded.fingerprint"
+)
+_SELECT_FINGERPRINT: Final = "SELECT fingerprint FROM flow_run_fingerprints WHERE flow_run_id = ?"
+
 _URL_OPTIONS: Final = frozenset({"synchronous", "busy_timeout", "read_only"})
 
 
@@ -172,8 +178,11 @@ def _rollback_quietly(conn: sqlite3.Connection, statement: str = "ROLLBACK") -> 
         pass
 
 
-class SQLiteRepository(Repository):
+class SQLiteRepository(Repository, FingerprintStore):
     """A :class:`~flowrun_core.ports.Repository` over one SQLite file (or ``:memory:``).
+
+    It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`) in
+    the ``flow_run_fingerprints`` table.
 
     Args:
         path: the database file; created with the current schema if missing, upgraded if
@@ -547,6 +556,14 @@ class SQLiteRepository(Repository):
         """Replace a task run's state; a missing task run raises ``StorageIntegrityError``."""
         if not self._write(_UPDATE_TASK_RUN_STATE, (rows.dump_state(state), str(task_run_id))):
             raise StorageIntegrityError(f"Task run {task_run_id} does not exist.")
+
+    def set_flow_run_fingerprint(self, flow_run_id: UUID, fingerprint: str, /) -> None:
+        """Store the run's request fingerprint; the run must exist (a foreign key)."""
+        self._write(_UPSERT_FINGERPRINT, (str(flow_run_id), str(fingerprint)))
+
+    def get_flow_run_fingerprint(self, flow_run_id: UUID, /) -> str | None:
+        """The run's stored request fingerprint, if any."""
+        return self._one(_SELECT_FINGERPRINT, (str(flow_run_id),), lambda row: str(row[0]))
 
     # -- seeding --------------------------------------------------------------------------
 

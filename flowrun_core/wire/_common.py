@@ -1,0 +1,107 @@
+"""What the wire handlers share: options, the response value, path and body helpers."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+
+import attrs
+
+from flowrun_core.errors import ErrorDetail
+from flowrun_core.json_types import JSON
+from flowrun_core.wire.problems import validation_envelope
+from flowrun_core.wire.response import encode_json
+
+__all__ = [
+    "NOT_FOUND",
+    "PATH_UUID",
+    "WireOptions",
+    "WireResponse",
+    "invalid",
+    "lower",
+    "parsed_body",
+]
+
+# Starlette's uuid path converter (as shipped with Prefect 3.9.1): 32 hex digits in either
+# case, each of the four hyphens optional.
+PATH_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+)
+
+
+@attrs.frozen(kw_only=True)
+class WireOptions:
+    """Opt-in behaviour beyond Prefect; the defaults answer exactly as Prefect 3.9.1.
+
+    Service behaviour (strict idempotency, its scope, the unknown-queue policy, the bulk
+    limit) is chosen with :class:`~flowrun_core.service.ServiceOptions` on the service; these
+    options only shape the answers.
+
+    Attributes:
+        include_validation_detail: also put the 422 items under ``detail``, so the body
+            satisfies the OpenAPI ``HTTPValidationError`` schema (Prefect does not).
+        include_validation_report: add the complete parameter validation report to a 409
+            "Validation failed" body, under ``violations``: every violation with its
+            ``instance_path`` and ``schema_path`` (JSON Pointers), ``keyword`` and
+            ``message``. ``detail`` stays Prefect's single message.
+        bulk_atomic: bulk creates are all or nothing: if any item fails, nothing is stored
+            and the items that would have succeeded answer ``FAILED`` (outcome
+            ``rolled_back``).
+        bulk_outcomes: bulk results also carry ``outcome`` (``created``, ``replayed``,
+            ``failed``, ``rolled_back``), the ``flow_run`` for stored items, and for failed
+            items the ``problem`` a single create answers (``status`` and ``body``); the
+            body gets ``committed``.
+    """
+
+    include_validation_detail: bool = False
+    include_validation_report: bool = False
+    bulk_atomic: bool = False
+    bulk_outcomes: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class WireResponse:
+    """A status code and a JSON body."""
+
+    status: int
+    json: JSON
+
+    @property
+    def body(self) -> bytes:
+        """The body as the bytes to send."""
+        return encode_json(self.json)
+
+    @property
+    def content_type(self) -> str:
+        """Always JSON."""
+        return "application/json"
+
+
+NOT_FOUND = WireResponse(status=404, json={"detail": "Not Found"})
+
+
+def lower(headers: Mapping[str, str] | None) -> dict[str, str]:
+    return {k.lower(): v for k, v in (headers or {}).items()}
+
+
+def parsed_body(body: bytes | None) -> JSON:
+    """The body as Prefect echoes it in ``request_body`` (only used on the error path)."""
+    if body is None:
+        return None
+    try:
+        parsed: JSON = json.loads(body)
+    except (ValueError, RecursionError):
+        return body.decode("utf-8", "replace")
+    return parsed
+
+
+def invalid(
+    details: tuple[ErrorDetail, ...], request_body: JSON, options: WireOptions
+) -> WireResponse:
+    return WireResponse(
+        status=422,
+        json=validation_envelope(
+            details, request_body, include_detail=options.include_validation_detail
+        ),
+    )
