@@ -60,6 +60,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="garbage collector inside timed regions (off, as PERFORMANCE.md §3)",
     )
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also time the PostgreSQL adapter (1 and 8 clients) beside SQLite at this URL",
+    )
     args = p.parse_args(argv)
     smoke = args.smoke
     args.stored = [
@@ -188,6 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     print(render(report, mem_info, setup.prefect_info, args, elapsed))
     payload = _payload(args, argv, report, results, setup, mem_info, elapsed)
+    if args.postgres:
+        from benchmarks import postgres_bench  # noqa: PLC0415 - needs the [postgres] extra
+
+        clients = 8
+        figures = postgres_bench.compare(args.postgres, ops=args.ops * 2, clients=clients)
+        print("\n### PostgreSQL (issue 10)\n")
+        print(postgres_bench.table(figures, clients))
+        payload["postgres"] = figures
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"\nJSON written to {args.json}")

@@ -91,20 +91,15 @@ def measure(repository: Repository, ops: int, clients: int) -> dict[str, float]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Print a Markdown table of creates/s per adapter."""
-    p = argparse.ArgumentParser(prog="python -m benchmarks.postgres_bench")
-    p.add_argument("--postgres", required=True, help="postgresql://user@host:5432/dbname")
-    p.add_argument("--ops", type=int, default=2000, help="creates per measurement")
-    p.add_argument("--clients", type=int, default=8, help="concurrent clients (threads)")
-    args = p.parse_args(argv)
+def compare(url: str, *, ops: int, clients: int) -> dict[str, dict[str, float]]:
+    """Creates/s for SQLite (file, WAL) and PostgreSQL (both commit modes), side by side."""
     from flowrun_adapters.postgres import PostgresRepository  # noqa: PLC0415 - optional extra
 
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = SQLiteRepository(Path(tmp, "bench.db"))
         try:
-            results["SQLite (file, WAL)"] = measure(sqlite, args.ops, args.clients)
+            results["SQLite (file, WAL)"] = measure(sqlite, ops, clients)
         finally:
             sqlite.close()
     for label, commit in [
@@ -113,22 +108,37 @@ def main(argv: list[str] | None = None) -> int:
     ]:
         schema = f"flowrun_bench_{uuid.uuid4().hex[:8]}"
         postgres = PostgresRepository.from_url(
-            args.postgres,
-            schema=schema,
-            pool_min=args.clients,
-            pool_max=args.clients,
-            synchronous_commit=commit,
+            url, schema=schema, pool_min=clients, pool_max=clients, synchronous_commit=commit
         )
         try:
-            results[label] = measure(postgres, args.ops, args.clients)
+            results[label] = measure(postgres, ops, clients)
         finally:
             postgres.close()
-            _drop_schema(args.postgres, schema)
-    columns = ["single", f"{args.clients} clients"]
-    print(f"| adapter | creates/s, 1 client | creates/s, {args.clients} clients (threads) |")
-    print("|---|---:|---:|")
+            _drop_schema(url, schema)
+    return results
+
+
+def table(results: dict[str, dict[str, float]], clients: int) -> str:
+    """A Markdown table of :func:`compare`'s figures."""
+    lines = [
+        f"| adapter | creates/s, 1 client | creates/s, {clients} clients (threads) |",
+        "|---|---:|---:|",
+    ]
     for name, figures in results.items():
-        print(f"| {name} | {figures[columns[0]]:,.0f} | {figures[columns[1]]:,.0f} |")
+        lines.append(
+            f"| {name} | {figures['single']:,.0f} | {figures[f'{clients} clients']:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print a Markdown table of creates/s per adapter."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.postgres_bench")
+    p.add_argument("--postgres", required=True, help="postgresql://user@host:5432/dbname")
+    p.add_argument("--ops", type=int, default=2000, help="creates per measurement")
+    p.add_argument("--clients", type=int, default=8, help="concurrent clients (threads)")
+    args = p.parse_args(argv)
+    print(table(compare(args.postgres, ops=args.ops, clients=args.clients), args.clients))
     return 0
 
 
