@@ -32,12 +32,30 @@ import functools
 import json
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
 from typing import Any, Final, cast
 from uuid import UUID
 
 import attrs
 
+from flowrun_adapters._records import (
+    DEPLOYMENT_COLUMNS,
+    DOCUMENT_COLUMNS,
+    FLOW_COLUMNS,
+    FLOW_RUN_COLUMNS,
+    TASK_RUN_COLUMNS,
+    VARIABLE_COLUMNS,
+    WORK_POOL_COLUMNS,
+    WORK_QUEUE_COLUMNS,
+    Row,
+    dt,
+    iso,
+    parse_datetime,
+    policy_from_json,
+    policy_to_json,
+    select_sql,
+    state_from_json,
+    state_to_json,
+)
 from flowrun_core.json_types import JSON, copy_json, copy_json_object
 from flowrun_core.models import (
     CreatedBy,
@@ -48,7 +66,6 @@ from flowrun_core.models import (
     InfrastructureDocument,
     LabelValue,
     State,
-    StateDetails,
     StateType,
     TaskRun,
     Variable,
@@ -92,7 +109,6 @@ __all__ = [
     "work_queue_to_row",
 ]
 
-Row = Sequence[Any]
 """A row as psycopg returns it (``json`` columns as text), or the parameters written for it."""
 
 _dump_strict: Final[Callable[[object], str]] = json.JSONEncoder(
@@ -175,109 +191,15 @@ def insert_sql(table: str, columns: Sequence[str], suffix: str = "") -> str:
     return f"INSERT INTO {table} ({names}) VALUES ({marks}){suffix}"  # noqa: S608
 
 
-def select_sql(table: str, columns: Sequence[str], where: str = "") -> str:
-    """``SELECT columns FROM table`` plus ``where`` (which may hold ``ORDER BY`` too)."""
-    return f"SELECT {', '.join(columns)} FROM {table} {where}".rstrip()  # noqa: S608
-
-
 # -- datetimes -----------------------------------------------------------------------------
-
-
-def parse_datetime(text: str) -> datetime:
-    """The datetime :meth:`datetime.isoformat` wrote, sub-second UTC offsets included.
-
-    Python 3.11's :meth:`datetime.fromisoformat` drops an offset such as
-    ``+00:00:00.000001``, so an offset with microseconds is parsed here.
-    """
-    value = datetime.fromisoformat(text)
-    if len(text) > 16 and text[-7] == "." and text[-16] in "+-":  # noqa: PLR2004
-        sign = -1 if text[-16] == "-" else 1
-        offset = timedelta(
-            hours=int(text[-15:-13]),
-            minutes=int(text[-12:-10]),
-            seconds=int(text[-9:-7]),
-            microseconds=int(text[-6:]),
-        )
-        value = value.replace(tzinfo=timezone(sign * offset))
-    return value
-
-
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else parse_datetime(value)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 # -- states --------------------------------------------------------------------------------
 
-_DETAIL_UUIDS: Final = frozenset(
-    {
-        "flow_run_id",
-        "task_run_id",
-        "child_flow_run_id",
-        "transition_id",
-        "task_parameters_id",
-        "deployment_concurrency_lease_id",
-    }
-)
-_DETAIL_DATETIMES: Final = frozenset({"scheduled_time", "cache_expiration", "pause_timeout"})
-_DETAIL_KINDS: Final = tuple(
-    (f.name, 1 if f.name in _DETAIL_UUIDS else 2 if f.name in _DETAIL_DATETIMES else 0)
-    for f in attrs.fields(StateDetails)
-)
-
-
-def _details_to_json(details: StateDetails) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, kind in _DETAIL_KINDS:
-        value = getattr(details, name)
-        if value is not None and kind:
-            value = str(value) if kind == 1 else value.isoformat()
-        out[name] = value
-    return out
-
-
-def _details_from_json(data: dict[str, Any]) -> StateDetails:
-    kwargs: dict[str, Any] = {}
-    for name, kind in _DETAIL_KINDS:
-        if name not in data:
-            continue
-        value = data[name]
-        if value is not None and kind:
-            value = UUID(value) if kind == 1 else parse_datetime(value)
-        kwargs[name] = value
-    return StateDetails(**kwargs)
-
-
-def _state_to_json(state: State) -> dict[str, Any]:
-    return {
-        "id": str(state.id),
-        "type": state.type.value,
-        "name": state.name,
-        "timestamp": state.timestamp.isoformat(),
-        "message": state.message,
-        "data": state.data,
-        "state_details": _details_to_json(state.state_details),
-    }
-
-
-def _state_from_json(data: dict[str, Any]) -> State:
-    return State(
-        id=UUID(data["id"]),
-        type=StateType(data["type"]),
-        name=data["name"],
-        timestamp=parse_datetime(data["timestamp"]),
-        message=data["message"],
-        data=data["data"],
-        state_details=_details_from_json(data["state_details"]),
-    )
-
 
 def dump_state(state: State) -> str:
     """A state as the text of a ``json`` column."""
-    return dump_json(_state_to_json(state))
+    return dump_json(state_to_json(state))
 
 
 def _dump_state(state: State | None) -> str | None:
@@ -285,28 +207,15 @@ def _dump_state(state: State | None) -> str | None:
 
 
 def _load_state(text: str | None) -> State | None:
-    return None if text is None else _state_from_json(load_json(text))
+    return None if text is None else state_from_json(load_json(text))
 
 
 # -- flow runs -----------------------------------------------------------------------------
 
 
-def _policy_to_json(policy: FlowRunPolicy) -> dict[str, Any]:
-    keys = policy.pause_keys
-    return {
-        "max_retries": policy.max_retries,
-        "retry_delay_seconds": policy.retry_delay_seconds,
-        "retries": policy.retries,
-        "retry_delay": policy.retry_delay,
-        "pause_keys": None if keys is None else sorted(keys),
-        "resuming": policy.resuming,
-        "retry_type": policy.retry_type,
-    }
-
-
 @functools.lru_cache(maxsize=64)
 def _dump_hashable_policy(policy: FlowRunPolicy) -> str:
-    return dump_json(_policy_to_json(policy))
+    return dump_json(policy_to_json(policy))
 
 
 def _dump_policy(policy: FlowRunPolicy) -> str:
@@ -314,20 +223,7 @@ def _dump_policy(policy: FlowRunPolicy) -> str:
     try:
         return _dump_hashable_policy(policy)
     except TypeError:  # an unhashable field value
-        return dump_json(_policy_to_json(policy))
-
-
-def _policy_from_json(data: dict[str, Any]) -> FlowRunPolicy:
-    keys = data["pause_keys"]
-    return FlowRunPolicy(
-        max_retries=data["max_retries"],
-        retry_delay_seconds=data["retry_delay_seconds"],
-        retries=data["retries"],
-        retry_delay=data["retry_delay"],
-        pause_keys=None if keys is None else frozenset(keys),
-        resuming=data["resuming"],
-        retry_type=data["retry_type"],
-    )
+        return dump_json(policy_to_json(policy))
 
 
 def _created_by_to_json(value: CreatedBy | None) -> str | None:
@@ -348,49 +244,6 @@ def _created_by_from_json(text: str | None) -> CreatedBy | None:
         display_value=data["display_value"],
     )
 
-
-FLOW_RUN_COLUMNS: Final = tuple(f.name for f in attrs.fields(FlowRun))
-"""The ``flow_runs`` columns a row holds, in ``FlowRun`` field order (``seq`` excluded)."""
-
-_EXPECTED_FLOW_RUN_COLUMNS: Final = (
-    "id",
-    "created",
-    "updated",
-    "name",
-    "flow_id",
-    "state_id",
-    "deployment_id",
-    "deployment_version",
-    "work_queue_id",
-    "work_queue_name",
-    "flow_version",
-    "parameters",
-    "idempotency_key",
-    "context",
-    "empirical_policy",
-    "tags",
-    "labels",
-    "parent_task_run_id",
-    "state_type",
-    "state_name",
-    "run_count",
-    "expected_start_time",
-    "next_scheduled_start_time",
-    "start_time",
-    "end_time",
-    "total_run_time",
-    "auto_scheduled",
-    "infrastructure_document_id",
-    "infrastructure_pid",
-    "created_by",
-    "work_pool_id",
-    "work_pool_name",
-    "state",
-    "job_variables",
-)
-if FLOW_RUN_COLUMNS != _EXPECTED_FLOW_RUN_COLUMNS:  # pragma: no cover - a model change
-    msg = "FlowRun's fields changed: update flowrun_adapters.postgres.rows and add a migration"
-    raise RuntimeError(msg)
 
 FLOW_ID_INDEX: Final = FLOW_RUN_COLUMNS.index("flow_id")
 """Where ``flow_id`` sits in a flow-run row."""
@@ -421,10 +274,10 @@ def flow_run_to_row(run: FlowRun) -> tuple[Any, ...]:
         None if state_type is None else state_type.value,
         _enc(run.state_name),
         run.run_count,
-        _iso(run.expected_start_time),
-        _iso(run.next_scheduled_start_time),
-        _iso(run.start_time),
-        _iso(run.end_time),
+        iso(run.expected_start_time),
+        iso(run.next_scheduled_start_time),
+        iso(run.start_time),
+        iso(run.end_time),
         run.total_run_time,
         run.auto_scheduled,
         run.infrastructure_document_id,
@@ -455,17 +308,17 @@ def flow_run_from_row(row: Row) -> FlowRun:
         parameters=load_json(row[11]),
         idempotency_key=_dec(row[12]),
         context=load_json(row[13]),
-        empirical_policy=_policy_from_json(load_json(row[14])),
+        empirical_policy=policy_from_json(load_json(row[14])),
         tags=tuple(load_json(row[15])),
         labels=load_json(row[16]),
         parent_task_run_id=row[17],
         state_type=None if state_type is None else StateType(state_type),
         state_name=_dec(row[19]),
         run_count=row[20],
-        expected_start_time=_dt(row[21]),
-        next_scheduled_start_time=_dt(row[22]),
-        start_time=_dt(row[23]),
-        end_time=_dt(row[24]),
+        expected_start_time=dt(row[21]),
+        next_scheduled_start_time=dt(row[22]),
+        start_time=dt(row[23]),
+        end_time=dt(row[24]),
         total_run_time=row[25],
         auto_scheduled=row[26],
         infrastructure_document_id=row[27],
@@ -500,8 +353,6 @@ def copy_flow_run(run: FlowRun) -> FlowRun:
 
 # -- the other entities --------------------------------------------------------------------
 
-FLOW_COLUMNS: Final = ("id", "name", "tags", "labels")
-
 
 def flow_to_row(flow: Flow) -> tuple[Any, ...]:
     """The parameters that store ``flow``."""
@@ -512,9 +363,6 @@ def flow_from_row(row: Row) -> Flow:
     """The flow a :data:`FLOW_COLUMNS` row stores."""
     labels = cast("dict[str, LabelValue]", load_json(row[3]))
     return Flow(id=row[0], name=decode_text(row[1]), tags=tuple(load_json(row[2])), labels=labels)
-
-
-DEPLOYMENT_COLUMNS: Final = tuple(f.name for f in attrs.fields(Deployment))
 
 
 def deployment_to_row(d: Deployment) -> tuple[Any, ...]:
@@ -561,9 +409,6 @@ def deployment_from_row(row: Row) -> Deployment:
     )
 
 
-WORK_POOL_COLUMNS: Final = ("id", "name", "type", "base_job_template", "default_queue_id")
-
-
 def work_pool_to_row(pool: WorkPool) -> tuple[Any, ...]:
     """The parameters that store ``pool``."""
     return (
@@ -584,17 +429,6 @@ def work_pool_from_row(row: Row) -> WorkPool:
         base_job_template=load_json(row[3]),
         default_queue_id=row[4],
     )
-
-
-WORK_QUEUE_COLUMNS: Final = (
-    "id",
-    "name",
-    "work_pool_id",
-    "priority",
-    "description",
-    "is_paused",
-    "concurrency_limit",
-)
 
 
 def work_queue_to_row(queue: WorkQueue) -> tuple[Any, ...]:
@@ -623,9 +457,6 @@ def work_queue_from_row(row: Row) -> WorkQueue:
     )
 
 
-VARIABLE_COLUMNS: Final = ("id", "name", "value", "tags")
-
-
 def variable_to_row(variable: Variable) -> tuple[Any, ...]:
     """The parameters that store ``variable``."""
     return (
@@ -640,9 +471,6 @@ def variable_from_row(row: Row) -> Variable:
     """The variable a :data:`VARIABLE_COLUMNS` row stores."""
     value: JSON = load_json(row[2])
     return Variable(id=row[0], name=decode_text(row[1]), value=value, tags=tuple(load_json(row[3])))
-
-
-TASK_RUN_COLUMNS: Final = ("id", "flow_run_id", "name", "task_key", "dynamic_key", "state")
 
 
 def task_run_to_row(task_run: TaskRun) -> tuple[Any, ...]:
@@ -667,9 +495,6 @@ def task_run_from_row(row: Row) -> TaskRun:
         dynamic_key=decode_text(row[4]),
         state=_load_state(row[5]),
     )
-
-
-DOCUMENT_COLUMNS: Final = ("id", "name", "data")
 
 
 def document_to_row(document: InfrastructureDocument) -> tuple[Any, ...]:

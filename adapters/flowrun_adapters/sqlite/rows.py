@@ -23,12 +23,28 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
 from typing import Any, Final, cast
 from uuid import UUID
 
-import attrs
-
+from flowrun_adapters._records import (
+    DEPLOYMENT_COLUMNS,
+    DOCUMENT_COLUMNS,
+    FLOW_COLUMNS,
+    FLOW_RUN_COLUMNS,
+    TASK_RUN_COLUMNS,
+    VARIABLE_COLUMNS,
+    WORK_POOL_COLUMNS,
+    WORK_QUEUE_COLUMNS,
+    Row,
+    dt,
+    iso,
+    parse_datetime,
+    policy_from_json,
+    policy_to_json,
+    select_sql,
+    state_from_json,
+    state_to_json,
+)
 from flowrun_core.json_types import JSON
 from flowrun_core.models import (
     CreatedBy,
@@ -39,7 +55,6 @@ from flowrun_core.models import (
     InfrastructureDocument,
     LabelValue,
     State,
-    StateDetails,
     StateType,
     TaskRun,
     Variable,
@@ -81,7 +96,6 @@ __all__ = [
     "work_queue_to_row",
 ]
 
-Row = Sequence[Any]
 """A row as ``sqlite3`` returns it, or the parameter tuple written for it."""
 
 dump_json: Final[Callable[[object], str]] = json.JSONEncoder(
@@ -99,11 +113,6 @@ def insert_sql(table: str, columns: Sequence[str], suffix: str = "") -> str:
     return f"INSERT INTO {table} ({names}) VALUES ({marks}){suffix}"  # noqa: S608
 
 
-def select_sql(table: str, columns: Sequence[str], where: str = "") -> str:
-    """``SELECT columns FROM table`` plus ``where`` (which may hold ``ORDER BY`` too)."""
-    return f"SELECT {', '.join(columns)} FROM {table} {where}".rstrip()  # noqa: S608
-
-
 # -- scalars -------------------------------------------------------------------------------
 
 
@@ -113,33 +122,6 @@ def _uuid(value: str | None) -> UUID | None:
 
 def _text(value: UUID | None) -> str | None:
     return None if value is None else str(value)
-
-
-def parse_datetime(text: str) -> datetime:
-    """The datetime :meth:`datetime.isoformat` wrote, sub-second UTC offsets included.
-
-    Python 3.11's :meth:`datetime.fromisoformat` drops an offset such as
-    ``+00:00:00.000001``, so an offset with microseconds is parsed here.
-    """
-    value = datetime.fromisoformat(text)
-    if len(text) > 16 and text[-7] == "." and text[-16] in "+-":  # noqa: PLR2004
-        sign = -1 if text[-16] == "-" else 1
-        offset = timedelta(
-            hours=int(text[-15:-13]),
-            minutes=int(text[-12:-10]),
-            seconds=int(text[-9:-7]),
-            microseconds=int(text[-6:]),
-        )
-        value = value.replace(tzinfo=timezone(sign * offset))
-    return value
-
-
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else parse_datetime(value)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 def _dump_object(value: dict[str, Any]) -> str:
@@ -161,71 +143,6 @@ def _real(value: float) -> float | str:
 
 # -- states --------------------------------------------------------------------------------
 
-_DETAIL_UUIDS: Final = frozenset(
-    {
-        "flow_run_id",
-        "task_run_id",
-        "child_flow_run_id",
-        "transition_id",
-        "task_parameters_id",
-        "deployment_concurrency_lease_id",
-    }
-)
-_DETAIL_DATETIMES: Final = frozenset({"scheduled_time", "cache_expiration", "pause_timeout"})
-_DETAIL_FIELDS: Final = tuple(f.name for f in attrs.fields(StateDetails))
-_DETAIL_KINDS: Final = tuple(
-    (name, 1 if name in _DETAIL_UUIDS else 2 if name in _DETAIL_DATETIMES else 0)
-    for name in _DETAIL_FIELDS
-)
-
-
-def _details_to_json(details: StateDetails) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, kind in _DETAIL_KINDS:
-        value = getattr(details, name)
-        if value is not None and kind:
-            value = str(value) if kind == 1 else value.isoformat()
-        out[name] = value
-    return out
-
-
-def _details_from_json(data: dict[str, Any]) -> StateDetails:
-    kwargs: dict[str, Any] = {}
-    for name, kind in _DETAIL_KINDS:
-        if name not in data:
-            continue
-        value = data[name]
-        if value is not None and kind:
-            value = UUID(value) if kind == 1 else parse_datetime(value)
-        kwargs[name] = value
-    return StateDetails(**kwargs)
-
-
-def state_to_json(state: State) -> dict[str, Any]:
-    """A state as a JSON object (ids and datetimes as text)."""
-    return {
-        "id": str(state.id),
-        "type": state.type.value,
-        "name": state.name,
-        "timestamp": state.timestamp.isoformat(),
-        "message": state.message,
-        "data": state.data,
-        "state_details": _details_to_json(state.state_details),
-    }
-
-
-def state_from_json(data: dict[str, Any]) -> State:
-    """The state :func:`state_to_json` wrote."""
-    return State(
-        id=UUID(data["id"]),
-        type=StateType(data["type"]),
-        name=data["name"],
-        timestamp=parse_datetime(data["timestamp"]),
-        message=data["message"],
-        data=data["data"],
-        state_details=_details_from_json(data["state_details"]),
-    )
-
 
 def _dump_state(state: State | None) -> str | None:
     return None if state is None else dump_json(state_to_json(state))
@@ -240,7 +157,7 @@ def _load_state(text: str | None) -> State | None:
 
 @functools.lru_cache(maxsize=64)
 def _dump_hashable_policy(policy: FlowRunPolicy) -> str:
-    return dump_json(_policy_to_json(policy))
+    return dump_json(policy_to_json(policy))
 
 
 def _dump_policy(policy: FlowRunPolicy) -> str:
@@ -248,33 +165,7 @@ def _dump_policy(policy: FlowRunPolicy) -> str:
     try:
         return _dump_hashable_policy(policy)
     except TypeError:  # an unhashable field value (say, a set for pause_keys)
-        return dump_json(_policy_to_json(policy))
-
-
-def _policy_to_json(policy: FlowRunPolicy) -> dict[str, Any]:
-    keys = policy.pause_keys
-    return {
-        "max_retries": policy.max_retries,
-        "retry_delay_seconds": policy.retry_delay_seconds,
-        "retries": policy.retries,
-        "retry_delay": policy.retry_delay,
-        "pause_keys": None if keys is None else sorted(keys),
-        "resuming": policy.resuming,
-        "retry_type": policy.retry_type,
-    }
-
-
-def _policy_from_json(data: dict[str, Any]) -> FlowRunPolicy:
-    keys = data["pause_keys"]
-    return FlowRunPolicy(
-        max_retries=data["max_retries"],
-        retry_delay_seconds=data["retry_delay_seconds"],
-        retries=data["retries"],
-        retry_delay=data["retry_delay"],
-        pause_keys=None if keys is None else frozenset(keys),
-        resuming=data["resuming"],
-        retry_type=data["retry_type"],
-    )
+        return dump_json(policy_to_json(policy))
 
 
 def _created_by_to_json(value: CreatedBy | None) -> str | None:
@@ -290,50 +181,6 @@ def _created_by_from_json(text: str | None) -> CreatedBy | None:
         return None
     data = _load_json(text)
     return CreatedBy(id=_uuid(data["id"]), type=data["type"], display_value=data["display_value"])
-
-
-FLOW_RUN_COLUMNS: Final = tuple(f.name for f in attrs.fields(FlowRun))
-"""The ``flow_runs`` columns a row holds, in ``FlowRun`` field order (``seq`` excluded)."""
-
-_EXPECTED_FLOW_RUN_COLUMNS: Final = (
-    "id",
-    "created",
-    "updated",
-    "name",
-    "flow_id",
-    "state_id",
-    "deployment_id",
-    "deployment_version",
-    "work_queue_id",
-    "work_queue_name",
-    "flow_version",
-    "parameters",
-    "idempotency_key",
-    "context",
-    "empirical_policy",
-    "tags",
-    "labels",
-    "parent_task_run_id",
-    "state_type",
-    "state_name",
-    "run_count",
-    "expected_start_time",
-    "next_scheduled_start_time",
-    "start_time",
-    "end_time",
-    "total_run_time",
-    "auto_scheduled",
-    "infrastructure_document_id",
-    "infrastructure_pid",
-    "created_by",
-    "work_pool_id",
-    "work_pool_name",
-    "state",
-    "job_variables",
-)
-if FLOW_RUN_COLUMNS != _EXPECTED_FLOW_RUN_COLUMNS:  # pragma: no cover - a model change
-    msg = "FlowRun's fields changed: update flowrun_adapters.sqlite.rows and add a migration"
-    raise RuntimeError(msg)
 
 
 def flow_run_to_row(run: FlowRun) -> tuple[Any, ...]:
@@ -361,10 +208,10 @@ def flow_run_to_row(run: FlowRun) -> tuple[Any, ...]:
         None if state_type is None else state_type.value,
         run.state_name,
         run.run_count,
-        _iso(run.expected_start_time),
-        _iso(run.next_scheduled_start_time),
-        _iso(run.start_time),
-        _iso(run.end_time),
+        iso(run.expected_start_time),
+        iso(run.next_scheduled_start_time),
+        iso(run.start_time),
+        iso(run.end_time),
         _real(run.total_run_time),
         int(run.auto_scheduled),
         _text(run.infrastructure_document_id),
@@ -395,17 +242,17 @@ def flow_run_from_row(row: Row) -> FlowRun:
         parameters=_load_json(row[11]),
         idempotency_key=row[12],
         context=_load_json(row[13]),
-        empirical_policy=_policy_from_json(_load_json(row[14])),
+        empirical_policy=policy_from_json(_load_json(row[14])),
         tags=tuple(_load_json(row[15])),
         labels=_load_json(row[16]),
         parent_task_run_id=_uuid(row[17]),
         state_type=None if state_type is None else StateType(state_type),
         state_name=row[19],
         run_count=row[20],
-        expected_start_time=_dt(row[21]),
-        next_scheduled_start_time=_dt(row[22]),
-        start_time=_dt(row[23]),
-        end_time=_dt(row[24]),
+        expected_start_time=dt(row[21]),
+        next_scheduled_start_time=dt(row[22]),
+        start_time=dt(row[23]),
+        end_time=dt(row[24]),
         total_run_time=float(row[25]),
         auto_scheduled=bool(row[26]),
         infrastructure_document_id=_uuid(row[27]),
@@ -420,8 +267,6 @@ def flow_run_from_row(row: Row) -> FlowRun:
 
 # -- the other entities --------------------------------------------------------------------
 
-FLOW_COLUMNS: Final = ("id", "name", "tags", "labels")
-
 
 def flow_to_row(flow: Flow) -> tuple[Any, ...]:
     """The parameters that store ``flow``."""
@@ -432,9 +277,6 @@ def flow_from_row(row: Row) -> Flow:
     """The flow a :data:`FLOW_COLUMNS` row stores."""
     labels = cast("dict[str, LabelValue]", _load_json(row[3]))
     return Flow(id=UUID(row[0]), name=row[1], tags=tuple(_load_json(row[2])), labels=labels)
-
-
-DEPLOYMENT_COLUMNS: Final = tuple(f.name for f in attrs.fields(Deployment))
 
 
 def deployment_to_row(d: Deployment) -> tuple[Any, ...]:
@@ -481,9 +323,6 @@ def deployment_from_row(row: Row) -> Deployment:
     )
 
 
-WORK_POOL_COLUMNS: Final = ("id", "name", "type", "base_job_template", "default_queue_id")
-
-
 def work_pool_to_row(pool: WorkPool) -> tuple[Any, ...]:
     """The parameters that store ``pool``."""
     return (
@@ -504,17 +343,6 @@ def work_pool_from_row(row: Row) -> WorkPool:
         base_job_template=_load_json(row[3]),
         default_queue_id=_uuid(row[4]),
     )
-
-
-WORK_QUEUE_COLUMNS: Final = (
-    "id",
-    "name",
-    "work_pool_id",
-    "priority",
-    "description",
-    "is_paused",
-    "concurrency_limit",
-)
 
 
 def work_queue_to_row(queue: WorkQueue) -> tuple[Any, ...]:
@@ -543,9 +371,6 @@ def work_queue_from_row(row: Row) -> WorkQueue:
     )
 
 
-VARIABLE_COLUMNS: Final = ("id", "name", "value", "tags")
-
-
 def variable_to_row(variable: Variable) -> tuple[Any, ...]:
     """The parameters that store ``variable``."""
     return (str(variable.id), variable.name, dump_json(variable.value), dump_json(variable.tags))
@@ -555,9 +380,6 @@ def variable_from_row(row: Row) -> Variable:
     """The variable a :data:`VARIABLE_COLUMNS` row stores."""
     value: JSON = _load_json(row[2])
     return Variable(id=UUID(row[0]), name=row[1], value=value, tags=tuple(_load_json(row[3])))
-
-
-TASK_RUN_COLUMNS: Final = ("id", "flow_run_id", "name", "task_key", "dynamic_key", "state")
 
 
 def task_run_to_row(task_run: TaskRun) -> tuple[Any, ...]:
@@ -587,9 +409,6 @@ def task_run_from_row(row: Row) -> TaskRun:
 def dump_state(state: State) -> str:
     """A state as the text of a JSON column."""
     return dump_json(state_to_json(state))
-
-
-DOCUMENT_COLUMNS: Final = ("id", "name", "data")
 
 
 def document_to_row(document: InfrastructureDocument) -> tuple[Any, ...]:
