@@ -750,7 +750,20 @@ def validate_instance(
         InvalidParameterSchema: The schema cannot be preprocessed, fails ``check_schema``, or
             exceeds the depth or size budget (Prefect: 500).
     """
-    key, compiled = _compiled(
+    key, compiled = _enforcing(
+        schema, allow_none_with_default=allow_none_with_default, ignore_required=ignore_required
+    )
+    _enforce(instance, key, compiled)
+
+
+def _enforcing(
+    schema: Mapping[str, JSON],
+    *,
+    allow_none_with_default: bool = False,
+    ignore_required: bool = False,
+) -> tuple[tuple[object, ...], _Compiled]:
+    """The cached validator Prefect's raising ``validate()`` uses for ``schema``."""
+    return _compiled(
         schema,
         preprocess=True,
         allow_none_with_default=allow_none_with_default,
@@ -758,6 +771,10 @@ def validate_instance(
         check=True,
         formats=False,
     )
+
+
+def _enforce(instance: Mapping[str, JSON], key: tuple[object, ...], compiled: _Compiled) -> None:
+    """Raise Prefect's error when ``instance`` fails ``compiled`` (see validate_instance)."""
     value = _instance(instance)
     if compiled.fast_check is not None and compiled.fast_check(value):
         return
@@ -806,17 +823,10 @@ def validate_parameters(
             if check is None or not check(_instance(parameters)):
                 validate_instance(parameters, schema)
             return
-    validate_instance(parameters, schema)
+    key, compiled = _enforcing(schema)
+    _enforce(parameters, key, compiled)
     if schema_id is None:
         return
-    _, compiled = _compiled(
-        schema,
-        preprocess=True,
-        allow_none_with_default=False,
-        ignore_required=False,
-        check=True,
-        formats=False,
-    )
     if len(_ACCEPTED) >= _ACCEPTED_LIMIT:
         _ACCEPTED.clear()
     _ACCEPTED[schema_id] = (copy_json_object(dict(schema)), compiled.fast_check)
@@ -838,14 +848,7 @@ def validation_report(
         CircularSchemaRef: See :func:`validate_instance`.
         InvalidParameterSchema: See :func:`validate_instance`.
     """
-    key, compiled = _compiled(
-        schema,
-        preprocess=True,
-        allow_none_with_default=False,
-        ignore_required=False,
-        check=True,
-        formats=False,
-    )
+    key, compiled = _enforcing(schema)
     value = _instance(parameters)
     if compiled.fast_check is not None and compiled.fast_check(value):
         return ()
