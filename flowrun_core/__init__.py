@@ -61,7 +61,14 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import Clock, FingerprintStore, IdFactory, NameFactory, Repository
+from flowrun_core.ports import (
+    Clock,
+    FingerprintStore,
+    IdFactory,
+    NameFactory,
+    Repository,
+    SharedDeploymentReads,
+)
 from flowrun_core.seeding import Seeder
 from flowrun_core.service import FlowRunService, ServiceOptions
 
@@ -103,6 +110,7 @@ __all__ = [
     "SchemaViolation",
     "Seeder",
     "ServiceOptions",
+    "SharedDeploymentReads",
     "State",
     "StateCreate",
     "StateDetails",

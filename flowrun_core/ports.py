@@ -217,3 +217,22 @@ class FingerprintStore(Protocol):
     def get_flow_run_fingerprint(self, flow_run_id: UUID, /) -> str | None:
         """The fingerprint stored for the run; ``None`` for none (or no such run)."""
         ...
+
+
+@runtime_checkable
+class SharedDeploymentReads(Protocol):
+    """**Protocol**: an optional capability: read a deployment without copying it.
+
+    :meth:`Repository.get_deployment` hands out a copy the caller may change. A create
+    only reads its deployment, so the service asks an adapter that has this capability
+    for a value it may share with the store (or with other callers) instead, and saves
+    the copy. The service never mutates that value, and never hands its dicts or lists
+    out: a run's parameters are rebuilt by hydration, its labels and tags are new values.
+
+    Pinned by ``RepositoryContract``'s shared-read tests: the value equals what
+    :meth:`Repository.get_deployment` returns, inside and outside a transaction.
+    """
+
+    def get_shared_deployment(self, deployment_id: UUID, /) -> Deployment | None:
+        """The deployment with this id, possibly shared: read it, never mutate it."""
+        ...

@@ -38,7 +38,14 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import Clock, FingerprintStore, IdFactory, NameFactory, Repository
+from flowrun_core.ports import (
+    Clock,
+    FingerprintStore,
+    IdFactory,
+    NameFactory,
+    Repository,
+    SharedDeploymentReads,
+)
 from flowrun_core.rules.hydration import hydrate_parameters
 from flowrun_core.rules.idempotency import Fingerprint, pointer_diff
 from flowrun_core.rules.idempotency import fingerprint as fingerprint_of
@@ -225,6 +232,9 @@ class FlowRunService:
                 )
                 raise TypeError(msg)
             self._fingerprints = repository
+        self._shared_reads: SharedDeploymentReads | None = (
+            repository if isinstance(repository, SharedDeploymentReads) else None
+        )
 
     # -- public API -------------------------------------------------------------------
 
@@ -356,7 +366,13 @@ class FlowRunService:
     # -- one create, inside the caller's unit of work ----------------------------------
 
     def _deployment(self, deployment_id: UUID) -> Deployment:
-        deployment = self.repository.get_deployment(deployment_id)
+        # A create only reads its deployment: an adapter that can share it saves a copy.
+        shared = self._shared_reads
+        deployment = (
+            self.repository.get_deployment(deployment_id)
+            if shared is None
+            else shared.get_shared_deployment(deployment_id)
+        )
         if deployment is None:
             raise DeploymentNotFound
         return deployment

@@ -9,6 +9,7 @@ Rollback replays an undo log, so its cost is that of the writes it undoes.
 
 from __future__ import annotations
 
+import operator
 import threading
 import typing
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +33,7 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import FingerprintStore, Repository
+from flowrun_core.ports import FingerprintStore, Repository, SharedDeploymentReads
 
 __all__ = ["InMemoryRepository"]
 
@@ -68,6 +69,18 @@ def _may_hold_containers(hint: object) -> bool:
 
 
 _PLANS: dict[type, tuple[tuple[str, bool], ...]] = {}
+_READERS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+
+
+def _reader(cls: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
+    """Every field name of an attrs class, and one C-level getter of all their values."""
+    found = _READERS.get(cls)
+    if found is None:
+        names = tuple(field.name for field in attrs.fields(cls))
+        getter = operator.attrgetter(*names)
+        read = getter if len(names) > 1 else (lambda value: (getter(value),))
+        found = _READERS[cls] = (names, read)
+    return found
 
 
 def _copy(value: _T) -> _T:
@@ -84,13 +97,21 @@ def _copy(value: _T) -> _T:
         copied = _copy(current) if is_attrs else copy_json(current)
         if copied is not current:
             changes[name] = copied
-    return attrs.evolve(value, **changes) if changes else value  # type: ignore[misc]
+    if not changes:
+        return value
+    # attrs.evolve, without its per-call field walk (the models have no aliases).
+    names, read = _reader(type(value))
+    fields = dict(zip(names, read(value), strict=True))
+    fields.update(changes)
+    return type(value)(**fields)
 
 
-class InMemoryRepository(Repository, FingerprintStore):
+class InMemoryRepository(Repository, FingerprintStore, SharedDeploymentReads):
     """A thread-safe, in-process :class:`~flowrun_core.ports.Repository`.
 
-    It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`).
+    It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`),
+    and lends the service its stored deployments without a copy
+    (:class:`~flowrun_core.ports.SharedDeploymentReads`).
     """
 
     def __init__(self) -> None:
@@ -168,6 +189,12 @@ class InMemoryRepository(Repository, FingerprintStore):
     def get_deployment(self, deployment_id: UUID, /) -> Deployment | None:
         """The deployment with this id."""
         return self._read(self._deployments, deployment_id)
+
+    def get_shared_deployment(self, deployment_id: UUID, /) -> Deployment | None:
+        """The stored deployment itself, not a copy (:class:`SharedDeploymentReads`)."""
+        with self._lock:
+            self._check_open()
+            return self._deployments.get(deployment_id)
 
     def list_flows(self, *, name: str | None = None) -> Sequence[Flow]:
         """Flows in creation order, optionally only those with this exact name."""

@@ -45,7 +45,7 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import FingerprintStore, Repository
+from flowrun_core.ports import FingerprintStore, Repository, SharedDeploymentReads
 from flowrun_core.testing.strategies import hostile_text, json_objects, json_values, label_values
 
 __all__ = ["RepositoryContract", "World", "assert_same", "require_fingerprints"]
@@ -552,6 +552,43 @@ class RepositoryContract(Generic[R]):
             assert got is not None
             assert _json_types(got.value) == _json_types(variable)
 
+    # -- shared deployment reads (optional capability: SharedDeploymentReads) ------------
+
+    def test_shared_deployment_equals_the_copy(self, repo: R) -> None:
+        """A shared read returns what ``get_deployment`` returns, and ``None`` for a miss."""
+        shared = require_shared_reads(repo)
+        world = seed_world(repo)
+        assert shared.get_shared_deployment(world.deployment.id) == world.deployment
+        assert shared.get_shared_deployment(world.deployment.id) == repo.get_deployment(
+            world.deployment.id
+        )
+        assert shared.get_shared_deployment(uuid.uuid4()) is None
+
+    def test_shared_deployment_follows_transactions(self, repo: R) -> None:
+        """A deployment added in a transaction is read inside it, and gone after a rollback."""
+        shared = require_shared_reads(repo)
+        world = seed_world(repo)
+        extra = attrs.evolve(world.deployment, id=uuid.uuid4(), name="extra")
+        with pytest.raises(ValueError, match="boom"), repo.transaction():
+            repo.add_deployment(extra)
+            assert shared.get_shared_deployment(extra.id) == extra
+            msg = "boom"
+            raise ValueError(msg)
+        assert shared.get_shared_deployment(extra.id) is None
+        repo.add_deployment(extra)
+        assert shared.get_shared_deployment(extra.id) == extra
+
+    def test_shared_deployment_is_unchanged_by_copies(self, repo: R) -> None:
+        """Mutating a ``get_deployment`` copy never changes what a shared read returns."""
+        shared = require_shared_reads(repo)
+        world = seed_world(repo)
+        shared.get_shared_deployment(world.deployment.id)
+        copy = repo.get_deployment(world.deployment.id)
+        assert copy is not None
+        copy.parameters["x"] = 42
+        copy.job_variables["image"] = "w"
+        assert shared.get_shared_deployment(world.deployment.id) == world.deployment
+
     # -- fingerprints (optional capability: FingerprintStore) ----------------------------
 
     def test_fingerprint_round_trips_and_is_replaced(self, repo: R) -> None:
@@ -675,6 +712,13 @@ def require_fingerprints(repo: Repository) -> FingerprintStore:
     """``repo`` as a :class:`~flowrun_core.ports.FingerprintStore`, or skip the test."""
     if not isinstance(repo, FingerprintStore):
         pytest.skip(f"{type(repo).__name__} does not store request fingerprints")
+    return repo
+
+
+def require_shared_reads(repo: Repository) -> SharedDeploymentReads:
+    """``repo`` as a :class:`~flowrun_core.ports.SharedDeploymentReads`, or skip the test."""
+    if not isinstance(repo, SharedDeploymentReads):
+        pytest.skip(f"{type(repo).__name__} does not lend shared deployments")
     return repo
 
 

@@ -59,7 +59,7 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import FingerprintStore, Repository
+from flowrun_core.ports import FingerprintStore, Repository, SharedDeploymentReads
 
 from . import rows
 from ._translate import Translator
@@ -135,6 +135,9 @@ _UPSERT_FINGERPRINT: Final = (
 )
 _SELECT_FINGERPRINT: Final = "SELECT fingerprint FROM flow_run_fingerprints WHERE flow_run_id = ?"
 
+_DECODED_LIMIT: Final = 256
+"""Decoded deployments kept for :meth:`SQLiteRepository.get_shared_deployment`."""
+
 _URL_OPTIONS: Final = frozenset({"synchronous", "busy_timeout", "read_only"})
 
 
@@ -178,11 +181,12 @@ def _rollback_quietly(conn: sqlite3.Connection, statement: str = "ROLLBACK") -> 
         pass
 
 
-class SQLiteRepository(Repository, FingerprintStore):
+class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads):
     """A :class:`~flowrun_core.ports.Repository` over one SQLite file (or ``:memory:``).
 
     It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`) in
-    the ``flow_run_fingerprints`` table.
+    the ``flow_run_fingerprints`` table, and lends the service decoded deployments
+    (:class:`~flowrun_core.ports.SharedDeploymentReads`).
 
     Args:
         path: the database file; created with the current schema if missing, upgraded if
@@ -225,6 +229,7 @@ class SQLiteRepository(Repository, FingerprintStore):
         self._depth = 0
         self._closed = False
         self._translate = Translator(self._path, self._busy_timeout)
+        self._decoded: dict[str, tuple[Any, Deployment]] = {}
         self._conn = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -426,6 +431,27 @@ class SQLiteRepository(Repository, FingerprintStore):
     def get_deployment(self, deployment_id: UUID, /) -> Deployment | None:
         """The deployment with this id."""
         return self._one(_SELECT_DEPLOYMENT, (str(deployment_id),), rows.deployment_from_row)
+
+    def get_shared_deployment(self, deployment_id: UUID, /) -> Deployment | None:
+        """The deployment, decoded once per distinct row (:class:`SharedDeploymentReads`).
+
+        The row is selected every time, so a deployment changed or removed behind the
+        adapter's back is seen; only the JSON decoding is skipped when the row is the one
+        last decoded for this id.
+        """
+        key = str(deployment_id)
+        with self._session as conn, self._translate:
+            row = conn.execute(_SELECT_DEPLOYMENT, (key,)).fetchone()
+            if row is None:
+                return None
+            cached = self._decoded.get(key)
+            if cached is not None and cached[0] == row:
+                return cached[1]
+            deployment = rows.deployment_from_row(row)
+            if len(self._decoded) >= _DECODED_LIMIT:
+                self._decoded.clear()
+            self._decoded[key] = (row, deployment)
+            return deployment
 
     def list_flows(self, *, name: str | None = None) -> Sequence[Flow]:
         """Flows in creation order, optionally only those with this exact name."""
