@@ -20,11 +20,17 @@ objects: nothing handed out aliases anything stored or passed in.
 
 from __future__ import annotations
 
-import functools
 import json
+import marshal
+import operator
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from json.encoder import encode_basestring_ascii
+from json.scanner import make_scanner
 from typing import Any, Final, cast
 from uuid import UUID
+
+import attrs
 
 from flowrun_adapters._records import (
     DEPLOYMENT_COLUMNS,
@@ -39,11 +45,14 @@ from flowrun_adapters._records import (
     dt,
     iso,
     parse_datetime,
+    parse_state_type,
+    parse_uuid,
     policy_from_json,
     policy_to_json,
     select_sql,
     state_from_json,
     state_to_json,
+    state_to_text,
 )
 from flowrun_core.json_types import JSON
 from flowrun_core.models import (
@@ -55,7 +64,6 @@ from flowrun_core.models import (
     InfrastructureDocument,
     LabelValue,
     State,
-    StateType,
     TaskRun,
     Variable,
     WorkPool,
@@ -98,12 +106,73 @@ __all__ = [
 
 """A row as ``sqlite3`` returns it, or the parameter tuple written for it."""
 
-dump_json: Final[Callable[[object], str]] = json.JSONEncoder(
+# -- JSON ----------------------------------------------------------------------------------
+#
+# ``json.dumps``/``json.loads`` (and even a prebuilt encoder's ``encode``) pay for Python-level
+# wrappers on every call: argument checks, a new C encoder per call, ``raw_decode``'s
+# whitespace regex. The functions below call the C encoder and scanner directly, with the
+# very settings ``json.JSONEncoder(ensure_ascii=True, allow_nan=True, separators=(",", ":"))``
+# and ``json.loads`` use, so the text written and the values read are the same.
+
+_checked_dump: Final[Callable[[object], str]] = json.JSONEncoder(
     ensure_ascii=True, allow_nan=True, separators=(",", ":")
 ).encode
-"""Serialise a JSON value compactly (NaN allowed, key order kept)."""
 
-_load_json: Final[Callable[[str], Any]] = json.loads
+
+def _c_encoder() -> Callable[[object, int], Any] | None:
+    """The C encoder ``_checked_dump`` uses inside, minus its cycle check, if it agrees."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return None
+    default = json.JSONEncoder().default
+    try:
+        encoder = cast(
+            "Callable[[object, int], Any]",
+            make(None, default, encode_basestring_ascii, None, ":", ",", False, False, True),  # noqa: FBT003
+        )
+        sample = {"a": [1, 1.0, -0.0, float("nan"), None, True, "\udcff\u00e9\x00"], "": {}}
+        if "".join(encoder(sample, 0)) != _checked_dump(sample):  # pragma: no cover
+            return None
+    except (TypeError, ValueError):  # pragma: no cover - another C signature
+        return None
+    return encoder
+
+
+_encode_chunks: Final = _c_encoder()
+_join: Final = "".join
+
+
+def dump_json(value: object) -> str:
+    """Serialise a JSON value compactly (NaN allowed, key order kept, ASCII-escaped).
+
+    The C encoder runs without its cycle bookkeeping; a cycle then ends in
+    ``RecursionError``, and the checking encoder runs again to raise what it always raised.
+    """
+    if _encode_chunks is None:  # pragma: no cover - CPython always has the C encoder
+        return _checked_dump(value)
+    try:
+        return _join(_encode_chunks(value, 0))
+    except RecursionError:
+        return _checked_dump(value)
+
+
+_scan: Final = make_scanner(cast("make_scanner", json.JSONDecoder()))  # its settings, read
+_loads: Final[Callable[[str], Any]] = json.loads
+
+
+def _load_json(text: str) -> Any:
+    """``json.loads(text)``: the scanner directly when the text is one value, nothing more."""
+    try:
+        value, end = _scan(text, 0)
+    except (StopIteration, TypeError):  # not JSON at 0 (or not text): json.loads decides
+        return _loads(text)
+    if end != len(text):  # whitespace or more after the value: json.loads decides
+        return _loads(text)
+    return value
+
+
+def _load_object(text: str) -> Any:
+    return {} if text == "{}" else _load_json(text)
 
 
 def insert_sql(table: str, columns: Sequence[str], suffix: str = "") -> str:
@@ -114,14 +183,68 @@ def insert_sql(table: str, columns: Sequence[str], suffix: str = "") -> str:
 
 
 # -- scalars -------------------------------------------------------------------------------
+#
+# Ids that recur across rows (flows, deployments, queues, pools, documents) are converted
+# once and remembered: UUIDs are immutable, so handing the same one out twice aliases
+# nothing that can change. The caches are small and simply start over when full.
+
+_CACHE_SIZE: Final = 512
+_CACHED_TEXT_MAX: Final = 512
+"""Longer texts are not remembered (tags can be arbitrarily long)."""
+
+_ref_uuids: dict[str, UUID] = {}
+_ref_texts: dict[int, str] = {}
 
 
 def _uuid(value: str | None) -> UUID | None:
-    return None if value is None else UUID(value)
+    return None if value is None else parse_uuid(value)
+
+
+def _ref_uuid(value: str | None) -> UUID | None:
+    """``_uuid`` for ids many rows share, remembered."""
+    return None if value is None else _shared_uuid(value)
+
+
+def _shared_uuid(value: str) -> UUID:
+    """``parse_uuid`` for ids many rows share, remembered."""
+    found = _ref_uuids.get(value)
+    if found is None:
+        found = parse_uuid(value)
+        if len(_ref_uuids) >= _CACHE_SIZE:
+            _ref_uuids.clear()
+        _ref_uuids[value] = found
+    return found
+
+
+def _uuid_text(value: UUID) -> str:
+    """``str(value)``, without the ``__str__`` dispatch for a plain ``UUID``."""
+    if type(value) is not UUID:
+        return str(value)
+    digits = "%032x" % value.int  # noqa: UP031 - the fastest spelling
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def _text(value: UUID | None) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else _uuid_text(value)
+
+
+def _ref_text(value: UUID | None) -> str | None:
+    """``_text`` for ids many rows share, remembered."""
+    return None if value is None else _shared_text(value)
+
+
+def _shared_text(value: UUID) -> str:
+    """``str(value)`` for ids many rows share, remembered (by the 128-bit number)."""
+    if type(value) is not UUID:
+        return str(value)
+    number = value.int
+    found = _ref_texts.get(number)
+    if found is None:
+        found = _uuid_text(value)
+        if len(_ref_texts) >= _CACHE_SIZE:
+            _ref_texts.clear()
+        _ref_texts[number] = found
+    return found
 
 
 def _dump_object(value: dict[str, Any]) -> str:
@@ -129,11 +252,19 @@ def _dump_object(value: dict[str, Any]) -> str:
 
 
 def _opt_json(value: object) -> str | None:
-    return None if value is None else dump_json(value)
+    if value is None:
+        return None
+    if type(value) is dict and not value:
+        return "{}"
+    return dump_json(value)
 
 
 def _load_opt_json(value: str | None) -> Any:
     return None if value is None else _load_json(value)
+
+
+def _load_opt_object(value: str | None) -> Any:
+    return None if value is None else _load_object(value)
 
 
 def _real(value: float) -> float | str:
@@ -141,11 +272,43 @@ def _real(value: float) -> float | str:
     return value if value == value else "NaN"  # noqa: PLR0124 - the NaN test
 
 
+# -- tags ----------------------------------------------------------------------------------
+
+_escape: Final[Callable[[str], str]] = encode_basestring_ascii
+_tags_by_text: dict[str, tuple[Any, ...]] = {}
+
+
+def _dump_tags(tags: tuple[str, ...]) -> str:
+    """``dump_json(tags)``; a tuple of strings is joined from their escaped forms."""
+    if type(tags) is tuple:
+        try:
+            return "[" + ",".join(map(_escape, tags)) + "]"
+        except TypeError:  # something other than a string inside
+            pass
+    return dump_json(tags)
+
+
+def _load_tags(text: str) -> tuple[Any, ...]:
+    """``tuple(_load_json(text))``, remembered: a tuple of JSON scalars is immutable."""
+    tags = _tags_by_text.get(text)
+    if tags is None:
+        tags = tuple(_load_json(text))
+        if len(text) <= _CACHED_TEXT_MAX:
+            try:
+                hash(tags)  # only scalars inside (a list or an object is not hashable)
+            except TypeError:
+                return tags
+            if len(_tags_by_text) >= _CACHE_SIZE:
+                _tags_by_text.clear()
+            _tags_by_text[text] = tags
+    return tags
+
+
 # -- states --------------------------------------------------------------------------------
 
 
 def _dump_state(state: State | None) -> str | None:
-    return None if state is None else dump_json(state_to_json(state))
+    return None if state is None else state_to_text(state, dump_json)
 
 
 def _load_state(text: str | None) -> State | None:
@@ -154,18 +317,45 @@ def _load_state(text: str | None) -> State | None:
 
 # -- flow runs -----------------------------------------------------------------------------
 
-
-@functools.lru_cache(maxsize=64)
-def _dump_hashable_policy(policy: FlowRunPolicy) -> str:
-    return dump_json(policy_to_json(policy))
+_policy_values: Final = operator.attrgetter(*(f.name for f in attrs.fields(FlowRunPolicy)))
+_policy_texts: dict[bytes, str] = {}
+_policies_by_text: dict[str, FlowRunPolicy] = {}
 
 
 def _dump_policy(policy: FlowRunPolicy) -> str:
-    # Policies are frozen and few distinct ones recur (most runs carry the default).
+    """``dump_json(policy_to_json(policy))``, remembered: few distinct policies recur.
+
+    The key is the ``marshal`` form of the field values, which tells apart what ``==`` does
+    not (``0``, ``0.0`` and ``False``; ``0.0`` and ``-0.0``) and refuses subclasses and
+    anything that is not plain data (then nothing is remembered).
+    """
     try:
-        return _dump_hashable_policy(policy)
-    except TypeError:  # an unhashable field value (say, a set for pause_keys)
+        key = marshal.dumps(_policy_values(policy))
+    except ValueError:  # not plain data (a subclass, a set, ...)
         return dump_json(policy_to_json(policy))
+    text = _policy_texts.get(key)
+    if text is None:
+        text = dump_json(policy_to_json(policy))
+        if len(_policy_texts) >= _CACHE_SIZE:
+            _policy_texts.clear()
+        _policy_texts[key] = text
+    return text
+
+
+def _load_policy(text: str) -> FlowRunPolicy:
+    """``policy_from_json(_load_json(text))``, remembered when the policy is immutable."""
+    policy = _policies_by_text.get(text)
+    if policy is None:
+        policy = policy_from_json(_load_json(text))
+        if len(text) <= _CACHED_TEXT_MAX:
+            try:
+                hash(policy)  # hashable fields only: nothing mutable inside
+            except TypeError:
+                return policy
+            if len(_policies_by_text) >= _CACHE_SIZE:
+                _policies_by_text.clear()
+            _policies_by_text[text] = policy
+    return policy
 
 
 def _created_by_to_json(value: CreatedBy | None) -> str | None:
@@ -186,82 +376,121 @@ def _created_by_from_json(text: str | None) -> CreatedBy | None:
 def flow_run_to_row(run: FlowRun) -> tuple[Any, ...]:
     """The parameters that store ``run``, in :data:`FLOW_RUN_COLUMNS` order."""
     state_type = run.state_type
+    run_id = run.id
+    run_id_text = _uuid_text(run_id)
+    state_id = run.state_id
+    state_id_text = _text(state_id)
+    expected = run.expected_start_time
+    expected_text = iso(expected)
+    next_start = run.next_scheduled_start_time
+    state = run.state
+    if state is None:
+        state_text = None
+    else:
+        # The state repeats the run's id, its own id and (often) the expected start time:
+        # the texts made for the columns are reused for those very objects.
+        uuids = {id(run_id): run_id_text}
+        if state_id_text is not None:
+            uuids[id(state_id)] = state_id_text
+        moments: dict[int, str] = {}
+        if expected_text is not None:
+            moments[id(expected)] = expected_text
+        state_text = state_to_text(state, dump_json, uuids, moments)
     return (
-        str(run.id),
+        run_id_text,
         run.created.isoformat(),
         run.updated.isoformat(),
         run.name,
-        str(run.flow_id),
-        _text(run.state_id),
-        _text(run.deployment_id),
+        _shared_text(run.flow_id),
+        state_id_text,
+        _ref_text(run.deployment_id),
         run.deployment_version,
-        _text(run.work_queue_id),
+        _ref_text(run.work_queue_id),
         run.work_queue_name,
         run.flow_version,
         _dump_object(run.parameters),
         run.idempotency_key,
         _dump_object(run.context),
         _dump_policy(run.empirical_policy),
-        dump_json(run.tags),
+        _dump_tags(run.tags),
         _dump_object(run.labels),
         _text(run.parent_task_run_id),
         None if state_type is None else state_type.value,
         run.state_name,
         run.run_count,
-        iso(run.expected_start_time),
-        iso(run.next_scheduled_start_time),
+        expected_text,
+        expected_text if next_start is expected else iso(next_start),
         iso(run.start_time),
         iso(run.end_time),
         _real(run.total_run_time),
         int(run.auto_scheduled),
-        _text(run.infrastructure_document_id),
+        _ref_text(run.infrastructure_document_id),
         run.infrastructure_pid,
         _created_by_to_json(run.created_by),
-        _text(run.work_pool_id),
+        _ref_text(run.work_pool_id),
         run.work_pool_name,
-        _dump_state(run.state),
+        state_text,
         _opt_json(run.job_variables),
     )
 
 
 def flow_run_from_row(row: Row) -> FlowRun:
     """The run a :data:`FLOW_RUN_COLUMNS` row (or :func:`flow_run_to_row` tuple) stores."""
+    run_id_text = row[0]
+    run_id = parse_uuid(run_id_text)
+    state_id_text = row[5]
+    state_id = _uuid(state_id_text)
     state_type = row[18]
+    expected_text = row[21]
+    expected = dt(expected_text)
+    next_text = row[22]
+    state_text = row[32]
+    state = None
+    if state_text is not None:
+        # The state repeats the run's id, its own id and (often) the expected start time:
+        # equal text parses to an equal immutable value, so the parsed one is reused.
+        uuids = {run_id_text: run_id}
+        if state_id is not None:
+            uuids[state_id_text] = state_id
+        moments: dict[str, datetime] = {}
+        if expected is not None:
+            moments[expected_text] = expected
+        state = state_from_json(_load_json(state_text), uuids, moments)
     return FlowRun(
-        id=UUID(row[0]),
+        id=run_id,
         created=parse_datetime(row[1]),
         updated=parse_datetime(row[2]),
         name=row[3],
-        flow_id=UUID(row[4]),
-        state_id=_uuid(row[5]),
-        deployment_id=_uuid(row[6]),
+        flow_id=_shared_uuid(row[4]),
+        state_id=state_id,
+        deployment_id=_ref_uuid(row[6]),
         deployment_version=row[7],
-        work_queue_id=_uuid(row[8]),
+        work_queue_id=_ref_uuid(row[8]),
         work_queue_name=row[9],
         flow_version=row[10],
-        parameters=_load_json(row[11]),
+        parameters=_load_object(row[11]),
         idempotency_key=row[12],
-        context=_load_json(row[13]),
-        empirical_policy=policy_from_json(_load_json(row[14])),
-        tags=tuple(_load_json(row[15])),
-        labels=_load_json(row[16]),
+        context=_load_object(row[13]),
+        empirical_policy=_load_policy(row[14]),
+        tags=_load_tags(row[15]),
+        labels=_load_object(row[16]),
         parent_task_run_id=_uuid(row[17]),
-        state_type=None if state_type is None else StateType(state_type),
+        state_type=None if state_type is None else parse_state_type(state_type),
         state_name=row[19],
         run_count=row[20],
-        expected_start_time=dt(row[21]),
-        next_scheduled_start_time=dt(row[22]),
+        expected_start_time=expected,
+        next_scheduled_start_time=expected if next_text == expected_text else dt(next_text),
         start_time=dt(row[23]),
         end_time=dt(row[24]),
         total_run_time=float(row[25]),
         auto_scheduled=bool(row[26]),
-        infrastructure_document_id=_uuid(row[27]),
+        infrastructure_document_id=_ref_uuid(row[27]),
         infrastructure_pid=row[28],
         created_by=_created_by_from_json(row[29]),
-        work_pool_id=_uuid(row[30]),
+        work_pool_id=_ref_uuid(row[30]),
         work_pool_name=row[31],
-        state=_load_state(row[32]),
-        job_variables=_load_opt_json(row[33]),
+        state=state,
+        job_variables=_load_opt_object(row[33]),
     )
 
 
@@ -270,13 +499,13 @@ def flow_run_from_row(row: Row) -> FlowRun:
 
 def flow_to_row(flow: Flow) -> tuple[Any, ...]:
     """The parameters that store ``flow``."""
-    return (str(flow.id), flow.name, dump_json(flow.tags), dump_json(flow.labels))
+    return (str(flow.id), flow.name, _dump_tags(flow.tags), dump_json(flow.labels))
 
 
 def flow_from_row(row: Row) -> Flow:
     """The flow a :data:`FLOW_COLUMNS` row stores."""
     labels = cast("dict[str, LabelValue]", _load_json(row[3]))
-    return Flow(id=UUID(row[0]), name=row[1], tags=tuple(_load_json(row[2])), labels=labels)
+    return Flow(id=_shared_uuid(row[0]), name=row[1], tags=_load_tags(row[2]), labels=labels)
 
 
 def deployment_to_row(d: Deployment) -> tuple[Any, ...]:
@@ -288,7 +517,7 @@ def deployment_to_row(d: Deployment) -> tuple[Any, ...]:
         d.version,
         d.description,
         dump_json(d.parameters),
-        dump_json(d.tags),
+        _dump_tags(d.tags),
         dump_json(d.labels),
         _opt_json(d.parameter_openapi_schema),
         int(d.enforce_parameter_schema),
@@ -304,21 +533,21 @@ def deployment_to_row(d: Deployment) -> tuple[Any, ...]:
 def deployment_from_row(row: Row) -> Deployment:
     """The deployment a :data:`DEPLOYMENT_COLUMNS` row stores."""
     return Deployment(
-        id=UUID(row[0]),
-        flow_id=UUID(row[1]),
+        id=_shared_uuid(row[0]),
+        flow_id=_shared_uuid(row[1]),
         name=row[2],
         version=row[3],
         description=row[4],
-        parameters=_load_json(row[5]),
-        tags=tuple(_load_json(row[6])),
-        labels=_load_json(row[7]),
-        parameter_openapi_schema=_load_opt_json(row[8]),
+        parameters=_load_object(row[5]),
+        tags=_load_tags(row[6]),
+        labels=_load_object(row[7]),
+        parameter_openapi_schema=_load_opt_object(row[8]),
         enforce_parameter_schema=bool(row[9]),
         work_queue_name=row[10],
-        work_queue_id=_uuid(row[11]),
+        work_queue_id=_ref_uuid(row[11]),
         work_pool_name=row[12],
-        infrastructure_document_id=_uuid(row[13]),
-        job_variables=_load_json(row[14]),
+        infrastructure_document_id=_ref_uuid(row[13]),
+        job_variables=_load_object(row[14]),
         paused=bool(row[15]),
     )
 
@@ -337,11 +566,11 @@ def work_pool_to_row(pool: WorkPool) -> tuple[Any, ...]:
 def work_pool_from_row(row: Row) -> WorkPool:
     """The pool a :data:`WORK_POOL_COLUMNS` row stores."""
     return WorkPool(
-        id=UUID(row[0]),
+        id=_shared_uuid(row[0]),
         name=row[1],
         type=row[2],
         base_job_template=_load_json(row[3]),
-        default_queue_id=_uuid(row[4]),
+        default_queue_id=_ref_uuid(row[4]),
     )
 
 
@@ -361,9 +590,9 @@ def work_queue_to_row(queue: WorkQueue) -> tuple[Any, ...]:
 def work_queue_from_row(row: Row) -> WorkQueue:
     """The queue a :data:`WORK_QUEUE_COLUMNS` row stores."""
     return WorkQueue(
-        id=UUID(row[0]),
+        id=_shared_uuid(row[0]),
         name=row[1],
-        work_pool_id=UUID(row[2]),
+        work_pool_id=_shared_uuid(row[2]),
         priority=row[3],
         description=row[4],
         is_paused=bool(row[5]),
@@ -373,13 +602,13 @@ def work_queue_from_row(row: Row) -> WorkQueue:
 
 def variable_to_row(variable: Variable) -> tuple[Any, ...]:
     """The parameters that store ``variable``."""
-    return (str(variable.id), variable.name, dump_json(variable.value), dump_json(variable.tags))
+    return (str(variable.id), variable.name, dump_json(variable.value), _dump_tags(variable.tags))
 
 
 def variable_from_row(row: Row) -> Variable:
     """The variable a :data:`VARIABLE_COLUMNS` row stores."""
     value: JSON = _load_json(row[2])
-    return Variable(id=UUID(row[0]), name=row[1], value=value, tags=tuple(_load_json(row[3])))
+    return Variable(id=parse_uuid(row[0]), name=row[1], value=value, tags=_load_tags(row[3]))
 
 
 def task_run_to_row(task_run: TaskRun) -> tuple[Any, ...]:
@@ -397,7 +626,7 @@ def task_run_to_row(task_run: TaskRun) -> tuple[Any, ...]:
 def task_run_from_row(row: Row) -> TaskRun:
     """The task run a :data:`TASK_RUN_COLUMNS` row stores."""
     return TaskRun(
-        id=UUID(row[0]),
+        id=parse_uuid(row[0]),
         flow_run_id=_uuid(row[1]),
         name=row[2],
         task_key=row[3],
@@ -408,7 +637,7 @@ def task_run_from_row(row: Row) -> TaskRun:
 
 def dump_state(state: State) -> str:
     """A state as the text of a JSON column."""
-    return dump_json(state_to_json(state))
+    return state_to_text(state, dump_json)
 
 
 def document_to_row(document: InfrastructureDocument) -> tuple[Any, ...]:
@@ -418,4 +647,4 @@ def document_to_row(document: InfrastructureDocument) -> tuple[Any, ...]:
 
 def document_from_row(row: Row) -> InfrastructureDocument:
     """The block document a :data:`DOCUMENT_COLUMNS` row stores."""
-    return InfrastructureDocument(id=UUID(row[0]), name=row[1], data=_load_json(row[2]))
+    return InfrastructureDocument(id=_shared_uuid(row[0]), name=row[1], data=_load_json(row[2]))
