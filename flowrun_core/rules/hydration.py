@@ -147,7 +147,13 @@ def hydrate_parameters(
     Raises:
         HydrationFailed: The first error met, depth-first in key and list order.
     """
-    result = _walk(dict(parameters), variables)
+    root = dict(parameters)
+    if _KIND not in root:
+        try:
+            return {key: _copy_plain(child, 2) for key, child in root.items()}
+        except _NeedsWalk:
+            pass
+    result = _walk(root, variables)
     if result is _Marker.REMOVE:
         return {}
     if not isinstance(result, dict):
@@ -155,6 +161,34 @@ def hydrate_parameters(
             f"Hydrated parameters must be a JSON object, got {_json_type(result)}."
         )
     return result
+
+
+_PLAIN_DEPTH: Final = 48
+"""Deepest tree :func:`_copy_plain` copies by recursion; deeper ones take the iterative walk."""
+
+
+class _NeedsWalk(Exception):
+    """Raised by :func:`_copy_plain` for a tree it leaves to :func:`_walk`."""
+
+
+def _copy_plain(value: JSON, depth: int) -> JSON:
+    """A fresh copy of a tree without placeholders: what :func:`_walk` returns for it.
+
+    Most parameters hold no placeholder, and copying them by recursion costs a fraction of
+    the general walk. A placeholder anywhere, or nesting deeper than :data:`_PLAIN_DEPTH`,
+    raises :class:`_NeedsWalk` and the caller walks the whole tree instead.
+    """
+    if isinstance(value, dict):
+        if _KIND in value or depth > _PLAIN_DEPTH:
+            raise _NeedsWalk
+        depth += 1
+        return {key: _copy_plain(child, depth) for key, child in value.items()}
+    if isinstance(value, list):
+        if depth > _PLAIN_DEPTH:
+            raise _NeedsWalk
+        depth += 1
+        return [_copy_plain(child, depth) for child in value]
+    return value
 
 
 def json_depth_exceeds(value: object, limit: int) -> bool:

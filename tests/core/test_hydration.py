@@ -763,3 +763,37 @@ def test_the_environment_is_built_once() -> None:
     assert hydration._environment() is hydration._environment()
     render("{{ 1 }}")
     assert hydration._BUDGET.get() is None  # each rendering's budget is reset
+
+
+# --------------------------------------------------------------------------------------
+# The placeholder-free fast path
+# --------------------------------------------------------------------------------------
+
+
+def walked(parameters: dict[str, JSON], variables: dict[str, JSON]) -> JSON:
+    """What the general (iterative) walk alone makes of ``parameters``."""
+    return hydration._walk(dict(parameters), variables)  # type: ignore[return-value]
+
+
+@given(json_objects, st.integers(1, 2 * hydration._PLAIN_DEPTH))
+def test_fast_copy_equals_the_walk_at_any_depth(tree: dict[str, JSON], depth: int) -> None:
+    nested: dict[str, JSON] = tree
+    for _ in range(depth):
+        nested = {"k": nested}
+    assert same_tree(hydrate(nested), walked(nested, {}))  # type: ignore[arg-type]
+    assert set(containers(hydrate(nested))).isdisjoint(containers(nested))
+
+
+@given(json_objects, st.integers(0, 2 * hydration._PLAIN_DEPTH))
+def test_a_placeholder_at_any_depth_is_hydrated(tree: dict[str, JSON], depth: int) -> None:
+    placeholder: JSON = {KIND: "workspace_variable", "variable_name": "v"}
+    for _ in range(depth):
+        placeholder = [{"k": placeholder}]
+    parameters = {"tree": tree, "p": placeholder}
+    variables: dict[str, JSON] = {"v": "hydrated"}
+    result = hydration.hydrate_parameters(parameters, variables)
+    assert same_tree(result, walked(parameters, variables))  # type: ignore[arg-type]
+    leaf: JSON = result["p"]
+    for _ in range(depth):
+        leaf = leaf[0]["k"]  # type: ignore[call-overload,index]
+    assert leaf == "hydrated"
