@@ -67,7 +67,7 @@ from flowrun_core.ports import FingerprintStore, Repository, SharedDeploymentRea
 
 from . import rows
 from ._translate import Translator
-from .checkpoint import DEFAULT_INTERVAL, SAFETY_NET_PAGES, Checkpointer
+from .checkpoint import DEFAULT_EVERY, SAFETY_NET_PAGES, Checkpointer
 from .migrations import ensure_schema
 
 __all__ = ["SQLiteRepository"]
@@ -145,7 +145,7 @@ _DECODED_LIMIT: Final = 256
 """Decoded deployments kept for :meth:`SQLiteRepository.get_shared_deployment`."""
 
 _URL_OPTIONS: Final = frozenset(
-    {"synchronous", "busy_timeout", "read_only", "checkpoint", "checkpoint_interval"}
+    {"synchronous", "busy_timeout", "read_only", "checkpoint", "checkpoint_every"}
 )
 
 
@@ -206,10 +206,10 @@ class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads):
             ``StorageReadOnly``. The file must exist with the current schema. (A file the
             process cannot write is opened read-only by SQLite anyway, with the same effect.)
         checkpoint: ``"background"`` (default: a daemon thread copies the WAL into the
-            file every ``checkpoint_interval`` seconds, see
+            file after every ``checkpoint_every`` writes, see
             :mod:`flowrun_adapters.sqlite.checkpoint`) or ``"inline"`` (SQLite's default:
             the commit that fills the WAL past 1000 pages copies it). Files only.
-        checkpoint_interval: seconds between background checkpoints.
+        checkpoint_every: writes between background checkpoints.
 
     Raises:
         ValueError: an option is out of range.
@@ -226,16 +226,14 @@ class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads):
         busy_timeout: float = 30.0,
         read_only: bool = False,
         checkpoint: CheckpointMode = "background",
-        checkpoint_interval: float = DEFAULT_INTERVAL,
+        checkpoint_every: int = DEFAULT_EVERY,
     ) -> None:
         if synchronous not in {"NORMAL", "FULL"}:
             raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
         if checkpoint not in {"background", "inline"}:
             raise ValueError(f"checkpoint must be 'background' or 'inline', not {checkpoint!r}")
-        if not checkpoint_interval > 0:
-            raise ValueError(
-                f"checkpoint_interval must be > 0 seconds, not {checkpoint_interval!r}"
-            )
+        if type(checkpoint_every) is not int or checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be an integer >= 1, not {checkpoint_every!r}")
         if not busy_timeout >= 0:
             raise ValueError(f"busy_timeout must be >= 0 seconds, not {busy_timeout!r}")
         self._path = os.fspath(path)
@@ -255,8 +253,10 @@ class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads):
         self._checkpoint: CheckpointMode = checkpoint if background else "inline"
         self._conn = self._connect()
         self._checkpointer: Checkpointer | None = None
+        self._checkpoint_every = checkpoint_every
+        self._writes = 0
         if background:
-            self._checkpointer = Checkpointer(self._path, interval=checkpoint_interval)
+            self._checkpointer = Checkpointer(self._path)
             # A repository dropped without close() still stops its thread.
             weakref.finalize(self, self._checkpointer.stop)
 
@@ -300,7 +300,7 @@ class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads):
         SQLAlchemy does); ``sqlite://``, ``sqlite://:memory:`` and ``sqlite:///:memory:``
         name an in-memory database. Query parameters set options: ``synchronous=FULL``,
         ``busy_timeout=5`` (seconds), ``read_only=true``, ``checkpoint=inline``,
-        ``checkpoint_interval=0.1`` (seconds). Keyword ``options`` win over the
+        ``checkpoint_every=500`` (writes). Keyword ``options`` win over the
         URL's.
 
         Raises:
@@ -322,8 +322,10 @@ class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads):
                 raise ValueError(f"unknown SQLite URL option {key!r} in {url!r}")
             if key == "synchronous":
                 parsed[key] = value.upper()
-            elif key in {"busy_timeout", "checkpoint_interval"}:
+            elif key == "busy_timeout":
                 parsed[key] = float(value)
+            elif key == "checkpoint_every":
+                parsed[key] = int(value)
             elif key == "checkpoint":
                 parsed[key] = value.lower()
             else:
@@ -461,7 +463,17 @@ class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads):
 
     def _write(self, sql: str, params: Sequence[Any]) -> int:
         with self._session as conn, self._translate:
-            return conn.execute(sql, params).rowcount
+            count = conn.execute(sql, params).rowcount
+            self._wrote()
+            return count
+
+    def _wrote(self) -> None:
+        """Count one write; every ``checkpoint_every`` writes, wake the checkpointer."""
+        if self._checkpointer is not None:
+            self._writes += 1
+            if self._writes >= self._checkpoint_every:
+                self._writes = 0
+                self._checkpointer.notify()
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -602,6 +614,7 @@ class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads):
         with self._session as conn, self._translate:
             # One statement decides, atomically: the unique index admits one row per key.
             if conn.execute(_INSERT_RUN_OR_NOTHING, row).rowcount == 1:
+                self._wrote()
                 return Created(value=flow_run, created=True)
             # A hit: the winner is committed (or ours, inside the caller's transaction),
             # and runs are never deleted, so this select finds it.
