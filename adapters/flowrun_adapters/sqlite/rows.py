@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from json.encoder import encode_basestring_ascii
 from json.scanner import make_scanner
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 from uuid import UUID
 
 import attrs
@@ -193,6 +193,18 @@ _CACHED_TEXT_MAX: Final = 512
 """Longer texts are not remembered (tags can be arbitrarily long)."""
 
 _ref_uuids: dict[str, UUID] = {}
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _remember(cache: dict[_K, _V], key: _K, value: _V) -> None:
+    """Store ``value`` in one of the module's caches, emptying it first when it is full."""
+    if len(cache) >= _CACHE_SIZE:
+        cache.clear()
+    cache[key] = value
+
+
 _ref_texts: dict[int, str] = {}
 
 
@@ -210,9 +222,7 @@ def _shared_uuid(value: str) -> UUID:
     found = _ref_uuids.get(value)
     if found is None:
         found = parse_uuid(value)
-        if len(_ref_uuids) >= _CACHE_SIZE:
-            _ref_uuids.clear()
-        _ref_uuids[value] = found
+        _remember(_ref_uuids, value, found)
     return found
 
 
@@ -241,9 +251,7 @@ def _shared_text(value: UUID) -> str:
     found = _ref_texts.get(number)
     if found is None:
         found = _uuid_text(value)
-        if len(_ref_texts) >= _CACHE_SIZE:
-            _ref_texts.clear()
-        _ref_texts[number] = found
+        _remember(_ref_texts, number, found)
     return found
 
 
@@ -298,9 +306,7 @@ def _load_tags(text: str) -> tuple[Any, ...]:
                 hash(tags)  # only scalars inside (a list or an object is not hashable)
             except TypeError:
                 return tags
-            if len(_tags_by_text) >= _CACHE_SIZE:
-                _tags_by_text.clear()
-            _tags_by_text[text] = tags
+            _remember(_tags_by_text, text, tags)
     return tags
 
 
@@ -336,9 +342,7 @@ def _dump_policy(policy: FlowRunPolicy) -> str:
     text = _policy_texts.get(key)
     if text is None:
         text = dump_json(policy_to_json(policy))
-        if len(_policy_texts) >= _CACHE_SIZE:
-            _policy_texts.clear()
-        _policy_texts[key] = text
+        _remember(_policy_texts, key, text)
     return text
 
 
@@ -352,9 +356,7 @@ def _load_policy(text: str) -> FlowRunPolicy:
                 hash(policy)  # hashable fields only: nothing mutable inside
             except TypeError:
                 return policy
-            if len(_policies_by_text) >= _CACHE_SIZE:
-                _policies_by_text.clear()
-            _policies_by_text[text] = policy
+            _remember(_policies_by_text, text, policy)
     return policy
 
 
