@@ -74,7 +74,7 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import FingerprintStore, Repository
+from flowrun_core.ports import FingerprintStore, Repository, SharedDeploymentReads
 
 from . import rows
 from ._translate import (
@@ -94,6 +94,9 @@ _T = TypeVar("_T")
 Conn = psycopg.Connection[Any]
 
 # -- statements ------------------------------------------------------------------------------
+
+_DECODED_LIMIT: Final = 256
+"""Deployments whose decoded value ``get_shared_deployment`` keeps (then it starts over)."""
 
 _RUN_COLS: Final = rows.FLOW_RUN_COLUMNS
 _INSERT_RUN: Final = rows.insert_sql("flow_runs", _RUN_COLS)
@@ -196,10 +199,12 @@ def _quietly(conn: Conn, statement: bytes) -> None:
         pass
 
 
-class PostgresRepository(Repository, FingerprintStore):
+class PostgresRepository(Repository, FingerprintStore, SharedDeploymentReads):
     """A :class:`~flowrun_core.ports.Repository` over a PostgreSQL database (one schema).
 
-    It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`).
+    It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`),
+    and lends the service decoded deployments
+    (:class:`~flowrun_core.ports.SharedDeploymentReads`).
 
     Args:
         conninfo: a libpq connection string or URL (``postgresql://user@host:5432/db``);
@@ -274,6 +279,7 @@ class PostgresRepository(Repository, FingerprintStore):
             f"flowrun_postgres_{id(self)}", default=None
         )
         self._closed = False
+        self._decoded: dict[UUID, tuple[tuple[Any, ...], Deployment]] = {}
         self._kwargs: dict[str, Any] = {
             "autocommit": True,
             "context": _ADAPTERS,
@@ -550,6 +556,26 @@ class PostgresRepository(Repository, FingerprintStore):
     def get_deployment(self, deployment_id: UUID, /) -> Deployment | None:
         """The deployment with this id."""
         return self._one(_SELECT_DEPLOYMENT, (deployment_id,), rows.deployment_from_row)
+
+    def get_shared_deployment(self, deployment_id: UUID, /) -> Deployment | None:
+        """The deployment, decoded once per distinct row (:class:`SharedDeploymentReads`).
+
+        The row is selected every time (inside the caller's transaction when there is
+        one), so a deployment changed or removed by another client is seen; only the
+        decoding is skipped when the row is the one last decoded for this id.
+        """
+        row = self._one(_SELECT_DEPLOYMENT, (deployment_id,), tuple)
+        if row is None:
+            return None
+        cached = self._decoded.get(deployment_id)
+        if cached is not None and cached[0] == row:
+            return cached[1]
+        deployment = rows.deployment_from_row(row)
+        decoded = self._decoded
+        if len(decoded) >= _DECODED_LIMIT:
+            decoded.clear()
+        decoded[deployment_id] = (row, deployment)
+        return deployment
 
     def list_flows(self, *, name: str | None = None) -> Sequence[Flow]:
         """Flows in creation order; only those with exactly this ``name`` when given."""
