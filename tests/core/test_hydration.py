@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from flowrun_core.errors import HydrationFailed
 from flowrun_core.json_types import JSON
-from flowrun_core.rules import hydration
+from flowrun_core.rules import hydration, jinja_sandbox
 from flowrun_core.rules.hydration import (
     MAX_CALL_DEPTH,
     MAX_OUTPUT_SIZE,
@@ -760,9 +760,9 @@ def test_values_up_to_the_cap_are_allowed() -> None:
 
 
 def test_the_environment_is_built_once() -> None:
-    assert hydration._environment() is hydration._environment()
+    assert jinja_sandbox._environment() is jinja_sandbox._environment()
     render("{{ 1 }}")
-    assert hydration._BUDGET.get() is None  # each rendering's budget is reset
+    assert jinja_sandbox._BUDGET.get() is None  # each rendering's budget is reset
 
 
 # --------------------------------------------------------------------------------------
