@@ -66,6 +66,16 @@ from flowrun_core.errors import (
 )
 from flowrun_core.json_types import JSON, copy_json_object
 from flowrun_core.rules.fast_schema import compile_fast_check
+from flowrun_core.rules.schema_preprocess import (
+    INVALID_SCHEMA_PREFIX,
+    MAX_SCHEMA_DEPTH,
+    depth_exceeds,
+    json_pointer,
+    plain_copy,
+    plain_schema_copy,
+    preprocess_schema,
+    remove_required,
+)
 
 __all__ = [
     "INVALID_SCHEMA_PREFIX",
@@ -79,16 +89,6 @@ __all__ = [
     "validate_parameters",
     "validation_report",
 ]
-
-INVALID_SCHEMA_PREFIX: Final = "Invalid schema: "
-"""Every :class:`InvalidParameterSchema` message starts with this text."""
-
-MAX_SCHEMA_DEPTH: Final = 100
-"""Deepest accepted nesting of objects and arrays in a schema (the root object is level 1).
-
-Chosen so that jsonschema's own recursion (about six Python frames per level when the
-meta-schema is checked) stays far below the default recursion limit.
-"""
 
 MAX_SCHEMA_SIZE: Final = 1_000_000
 """Longest accepted schema, in characters of compact JSON."""
@@ -281,197 +281,6 @@ _DEFAULTS_FORMAT_CHECKER: Final = _prefect_format_checker()
 
 
 # --------------------------------------------------------------------------------------------
-# Preprocessing.
-# --------------------------------------------------------------------------------------------
-
-
-class _CannotPreprocessError(Exception):
-    """Prefect's preprocessing would crash here (it answers 500); the reason is ours."""
-
-
-def _pointer(path: Sequence[_JSONPointerElement]) -> str:
-    """Return the RFC 6901 JSON Pointer of a path."""
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
-
-
-def _in(container: JSON, key: str, where: tuple[str, ...]) -> bool:
-    """Python's ``key in container`` on a JSON value, crashing as Python would."""
-    if isinstance(container, dict | list | str):
-        return key in container
-    msg = f"the value at '{_pointer(where)}' must be an array"
-    raise _CannotPreprocessError(msg)
-
-
-def _block_reference_schema() -> dict[str, JSON]:
-    """The alternative that lets a block parameter be given as ``{"$ref": ...}``."""
-    return {
-        "type": "object",
-        "properties": {
-            "$ref": {
-                "oneOf": [
-                    {"type": "string", "format": "uuid"},
-                    {
-                        "type": "object",
-                        "additionalProperties": {"type": "string"},
-                        "minProperties": 1,
-                    },
-                ]
-            }
-        },
-        "required": ["$ref"],
-    }
-
-
-def _process_properties(
-    properties: JSON,
-    required: JSON,
-    where: tuple[str, ...],
-    allow_none_with_default: bool,
-) -> None:
-    """Apply the null fix and the tuple fix to each property, recursing into ``properties``."""
-    if not isinstance(properties, dict):
-        msg = f"'properties' at '{_pointer(where)}' must be an object"
-        raise _CannotPreprocessError(msg)
-    for key, subschema in properties.items():
-        here = (*where, key)
-        is_required = _in(required, key, (*where[:-1], "required"))
-        if not isinstance(subschema, dict):
-            msg = f"the property schema at '{_pointer(here)}' must be an object"
-            raise _CannotPreprocessError(msg)
-        # Null fix: an optional, typed, non-null property with no default also accepts null.
-        if (
-            not is_required
-            and "type" in subschema
-            and subschema["type"] != "null"
-            and ("default" not in subschema or allow_none_with_default)
-        ):
-            subschema["anyOf"] = [{"type": subschema["type"]}, {"type": "null"}]
-            del subschema["type"]
-        # Tuple fix: a non-empty list under `items` moves to `prefixItems`.
-        items = subschema.get("items")
-        if isinstance(items, list) and items and not subschema.get("prefixItems"):
-            subschema["prefixItems"] = items
-            del subschema["items"]
-        if "properties" in subschema:
-            _process_properties(
-                subschema["properties"],
-                subschema.get("required", []),
-                (*here, "properties"),
-                allow_none_with_default,
-            )
-
-
-def _preprocess_in_place(schema: dict[str, JSON], allow_none_with_default: bool) -> None:
-    if "properties" in schema:
-        _process_properties(
-            schema["properties"],
-            schema.get("required", []),
-            ("properties",),
-            allow_none_with_default,
-        )
-    if "definitions" not in schema:
-        return
-    definitions = schema["definitions"]
-    if not isinstance(definitions, dict):
-        msg = "'definitions' must be an object"
-        raise _CannotPreprocessError(msg)
-    # Iterate over a snapshot: a block definition may replace an entry under its title.
-    for name, definition in list(definitions.items()):
-        here = ("definitions", name)
-        if not isinstance(definition, dict):
-            msg = f"the definition at '{_pointer(here)}' must be an object"
-            raise _CannotPreprocessError(msg)
-        if "properties" in definition:
-            _process_properties(
-                definition["properties"],
-                definition.get("required", []),
-                (*here, "properties"),
-                allow_none_with_default,
-            )
-        if "block_type_slug" in definition:
-            title = definition.get("title")
-            if not isinstance(title, str):
-                msg = f"the block definition at '{_pointer(here)}' must have a string 'title'"
-                raise _CannotPreprocessError(msg)
-            definitions[title] = {"oneOf": [definition, _block_reference_schema()]}
-
-
-def _depth_exceeds(value: object, limit: int) -> bool:
-    """Whether ``value`` nests objects and arrays deeper than ``limit`` (iteratively)."""
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, Mapping):
-            children: Any = node.values()
-        elif isinstance(node, list | tuple):
-            children = node
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
-
-
-def _plain(value: object) -> JSON:
-    """Deep-copy a JSON tree into plain ``dict``s and ``list``s (depth already bounded)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value  # type: ignore[return-value]
-
-
-def _plain_schema_copy(schema: Mapping[str, JSON]) -> dict[str, JSON]:
-    if _depth_exceeds(schema, MAX_SCHEMA_DEPTH):
-        msg = f"{INVALID_SCHEMA_PREFIX}nesting is deeper than {MAX_SCHEMA_DEPTH} levels"
-        raise InvalidParameterSchema(msg)
-    copied = _plain(schema)
-    assert isinstance(copied, dict)  # noqa: S101 - a Mapping copies to a dict
-    return copied
-
-
-def preprocess_schema(
-    schema: Mapping[str, JSON], *, allow_none_with_default: bool
-) -> dict[str, JSON]:
-    """Return Prefect's preprocessed copy of ``schema``; the argument is never modified.
-
-    Walks top-level ``properties`` (recursing into nested ``properties``) and each entry of
-    top-level ``definitions``; ``$defs``, ``items``, ``anyOf`` and the like are not walked.
-
-    Args:
-        schema: A JSON Schema object.
-        allow_none_with_default: Also let properties that have a ``default`` accept ``null``
-            (the job-variables setting).
-
-    Returns:
-        A new schema made of plain dicts and lists.
-
-    Raises:
-        InvalidParameterSchema: Prefect's preprocessing would crash on this schema (it
-            answers 500), or the schema is nested deeper than :data:`MAX_SCHEMA_DEPTH`.
-    """
-    copied = _plain_schema_copy(schema)
-    try:
-        _preprocess_in_place(copied, allow_none_with_default)
-    except _CannotPreprocessError as exc:
-        raise InvalidParameterSchema(f"{INVALID_SCHEMA_PREFIX}{exc}") from None
-    return copied
-
-
-def remove_required(value: JSON) -> JSON:
-    """Return a copy of ``value`` without any ``required`` key, at every object level.
-
-    Like Prefect's ``remove_nested_keys(["required"], ...)``, it descends through objects
-    only: lists (and what they hold) are kept as they are. A *property* named ``required``
-    is removed too.
-    """
-    if not isinstance(value, dict):
-        return value
-    return {key: remove_required(item) for key, item in value.items() if key != "required"}
-
-
-# --------------------------------------------------------------------------------------------
 # Compiled schemas and their cache.
 # --------------------------------------------------------------------------------------------
 
@@ -562,7 +371,7 @@ def _build(
                 schema, allow_none_with_default=allow_none_with_default
             )
         else:
-            prepared = _plain_schema_copy(schema)
+            prepared = plain_schema_copy(schema)
     except InvalidParameterSchema as exc:
         return _Compiled(problem=exc.message)
     if ignore_required:
@@ -647,10 +456,10 @@ def schema_problem(schema: JSON) -> str | None:
         return exc.message.removeprefix(INVALID_SCHEMA_PREFIX)
     found = _CACHE.get(key)
     if found is None:
-        if _depth_exceeds(schema, MAX_SCHEMA_DEPTH):
+        if depth_exceeds(schema, MAX_SCHEMA_DEPTH):
             problem: str | None = f"nesting is deeper than {MAX_SCHEMA_DEPTH} levels"
         else:
-            problem = _check_schema(_plain(schema))
+            problem = _check_schema(plain_copy(schema))
         found = _Compiled(problem=problem)
         _CACHE.put(key, found)
     return found.problem
@@ -717,8 +526,8 @@ def _report(errors: list[Any]) -> tuple[SchemaViolation, ...]:
     )
     return tuple(
         SchemaViolation(
-            instance_path=_pointer(error.absolute_path),
-            schema_path=_pointer(error.absolute_schema_path),
+            instance_path=json_pointer(error.absolute_path),
+            schema_path=json_pointer(error.absolute_schema_path),
             keyword=error.validator if isinstance(error.validator, str) else "false",
             message=error.message,
         )
