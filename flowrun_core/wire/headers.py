@@ -15,7 +15,7 @@ from typing import Final
 
 from flowrun_core.errors import ErrorDetail, InvalidHeader
 from flowrun_core.models import CreatedBy
-from flowrun_core.wire.converter import WireProblem, parse_uuid
+from flowrun_core.wire.lax import WireProblem, parse_uuid
 
 __all__ = ["MINIMUM_API_VERSION", "check_api_version", "created_by_from_headers"]
 
