@@ -2,7 +2,8 @@
 
 It enforces the same constraints as the SQLite adapter (unique ids and names, the unique
 index on ``(flow_id, idempotency_key)``, foreign keys), stores copies of what it is given
-and hands out copies of what it stores. One re-entrant lock serialises every call, and a
+and hands out copies of what it stores (flow runs are kept as tuples of their field values,
+see ``_run_row``). One re-entrant lock serialises every call, and a
 transaction holds it from start to end, so concurrent threads see whole units of work.
 Rollback replays an undo log, so its cost is that of the writes it undoes.
 """
@@ -14,7 +15,7 @@ import threading
 import typing
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 from uuid import UUID
 
 import attrs
@@ -106,6 +107,46 @@ def _copy(value: _T) -> _T:
     return type(value)(**fields)
 
 
+# -- stored runs ---------------------------------------------------------------------------
+#
+# Runs are the one table written on every create, so they are stored as a tuple of field
+# values (with fresh containers) instead of a second FlowRun: building the tuple skips the
+# 34-argument constructor; a read builds the FlowRun it hands out, as any read copies.
+
+_RunRow = tuple[Any, ...]
+_RUN_FIELDS: Final = tuple(field.name for field in attrs.fields(FlowRun))
+_run_values: Final = operator.attrgetter(*_RUN_FIELDS)
+_RUN_FLOW_ID: Final = _RUN_FIELDS.index("flow_id")
+_RUN_DEPLOYMENT_ID: Final = _RUN_FIELDS.index("deployment_id")
+
+
+def _run_copies() -> tuple[tuple[int, bool], ...]:
+    return tuple((_RUN_FIELDS.index(name), is_attrs) for name, is_attrs in _mutable_fields(FlowRun))
+
+
+_RUN_COPIES: Final = _run_copies()
+
+
+def _fresh_containers(values: Sequence[Any]) -> list[Any]:
+    """``values`` with every dict and list (at any depth) copied."""
+    copied = list(values)
+    for index, is_attrs in _RUN_COPIES:
+        value = copied[index]
+        if value is not None:
+            copied[index] = _copy(value) if is_attrs else copy_json(value)
+    return copied
+
+
+def _run_row(run: FlowRun) -> _RunRow:
+    """What the store keeps for ``run``: its field values, sharing nothing mutable."""
+    return tuple(_fresh_containers(_run_values(run)))
+
+
+def _run_from_row(row: _RunRow) -> FlowRun:
+    """A new FlowRun from a stored row, sharing nothing mutable with it."""
+    return FlowRun(**dict(zip(_RUN_FIELDS, _fresh_containers(row), strict=True)))
+
+
 class InMemoryRepository(Repository, FingerprintStore, SharedDeploymentReads):
     """A thread-safe, in-process :class:`~flowrun_core.ports.Repository`.
 
@@ -128,7 +169,7 @@ class InMemoryRepository(Repository, FingerprintStore, SharedDeploymentReads):
         self._variables: dict[str, Variable] = {}
         self._task_runs: dict[UUID, TaskRun] = {}
         self._documents: dict[UUID, InfrastructureDocument] = {}
-        self._runs: dict[UUID, FlowRun] = {}
+        self._runs: dict[UUID, _RunRow] = {}
         self._run_keys: dict[tuple[UUID, str], UUID] = {}
         self._fingerprints: dict[UUID, str] = {}
 
@@ -252,15 +293,20 @@ class InMemoryRepository(Repository, FingerprintStore, SharedDeploymentReads):
         """The block document with this id."""
         return self._read(self._documents, document_id)
 
+    def _read_run(self, flow_run_id: UUID | None) -> FlowRun | None:
+        with self._lock:
+            self._check_open()
+            row = self._runs.get(flow_run_id) if flow_run_id is not None else None
+            return None if row is None else _run_from_row(row)
+
     def get_flow_run(self, flow_run_id: UUID, /) -> FlowRun | None:
         """The flow run with this id."""
-        return self._read(self._runs, flow_run_id)
+        return self._read_run(flow_run_id)
 
     def get_flow_run_by_idempotency_key(self, flow_id: UUID, key: str, /) -> FlowRun | None:
         """The run of this flow that holds this key."""
         with self._lock:
-            self._check_open()
-            return self._read(self._runs, self._run_keys.get((flow_id, key)))
+            return self._read_run(self._run_keys.get((flow_id, key)))
 
     def list_flow_runs(
         self,
@@ -273,14 +319,14 @@ class InMemoryRepository(Repository, FingerprintStore, SharedDeploymentReads):
         with self._lock:
             self._check_open()
             found: list[FlowRun] = []
-            for run in self._runs.values():
+            for row in self._runs.values():
                 if limit is not None and len(found) >= limit:
                     break
-                if flow_id is not None and run.flow_id != flow_id:
+                if flow_id is not None and row[_RUN_FLOW_ID] != flow_id:
                     continue
-                if deployment_id is not None and run.deployment_id != deployment_id:
+                if deployment_id is not None and row[_RUN_DEPLOYMENT_ID] != deployment_id:
                     continue
-                found.append(_copy(run))
+                found.append(_run_from_row(row))
             return found
 
     def count_flow_runs(self) -> int:
@@ -314,7 +360,7 @@ class InMemoryRepository(Repository, FingerprintStore, SharedDeploymentReads):
         self._check_run_references(run)
         if key is not None:
             self._put(self._run_keys, (run.flow_id, key), run.id)
-        self._put(self._runs, run.id, _copy(run))
+        self._put(self._runs, run.id, _run_row(run))
 
     def create_flow_run(self, flow_run: FlowRun, /) -> Created[FlowRun]:
         """Insert, or return the run of the same flow holding the same truthy key."""
@@ -323,7 +369,7 @@ class InMemoryRepository(Repository, FingerprintStore, SharedDeploymentReads):
             if flow_run.idempotency_key:
                 existing = self._run_keys.get((flow_run.flow_id, flow_run.idempotency_key))
                 if existing is not None:
-                    return Created(value=_copy(self._runs[existing]), created=False)
+                    return Created(value=_run_from_row(self._runs[existing]), created=False)
             self._insert_run(flow_run)
             # The store holds its own copy; the caller's value is not an alias of it.
             return Created(value=flow_run, created=True)
