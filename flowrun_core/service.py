@@ -34,6 +34,7 @@ from flowrun_core.models import (
     DeploymentFlowRunCreate,
     FlowRun,
     State,
+    StateCreate,
     StateDetails,
     WorkPool,
     WorkQueue,
@@ -185,6 +186,18 @@ class _Built:
 
     run: FlowRun
     merged_parameters: dict[str, JSON]
+    new_queue: WorkQueue | None
+
+
+@attrs.frozen(kw_only=True)
+class _Checked:
+    """What the checks (steps 2 to 5) settle before a run is built."""
+
+    request_state: StateCreate | None
+    merged: dict[str, JSON]
+    parameters: dict[str, JSON]
+    work_pool: tuple[WorkPool, WorkQueue] | None
+    work_queue: tuple[UUID | None, str | None]
     new_queue: WorkQueue | None
 
 
@@ -413,7 +426,17 @@ class FlowRunService:
     ) -> Created[FlowRun]:
         repository = self.repository
         fingerprint = self._fingerprint(request)
-        run = self._build(deployment, request, created_by, write=True).run
+        checked = self._check(deployment, request, write=True)
+        key = request.idempotency_key
+        if key:
+            # A replay needs no new run: every check above has passed (in Prefect's order,
+            # with its side effects), so the stored run is the answer. Inside the caller's
+            # unit of work; a run inserted concurrently is still caught by the insert below.
+            stored = repository.get_flow_run_by_idempotency_key(deployment.flow_id, key)
+            if stored is not None:
+                self._check_replay(deployment, request, stored, fingerprint)
+                return Created(value=stored, created=False)
+        run = self._assemble(deployment, request, checked, created_by)
         result = repository.create_flow_run(_as_stored(run))
         if not result.created:
             self._check_replay(deployment, request, result.value, fingerprint)
@@ -438,6 +461,14 @@ class FlowRunService:
         write: bool,
     ) -> _Built:
         """Steps 2 to 8: the run Prefect would store; ``write=False`` creates no queue."""
+        checked = self._check(deployment, request, write=write)
+        run = self._assemble(deployment, request, checked, created_by)
+        return _Built(run=run, merged_parameters=checked.merged, new_queue=checked.new_queue)
+
+    def _check(
+        self, deployment: Deployment, request: DeploymentFlowRunCreate, *, write: bool
+    ) -> _Checked:
+        """Steps 2 to 5: parameters, job variables and the work queue, in Prefect's order."""
         request_state = with_default_scheduled_time(request.state, self.clock)
         merged, parameters = self._parameters(deployment, request)
         work_pool = self._check_job_variables(deployment, request)
@@ -449,25 +480,41 @@ class FlowRunService:
             )
             work_queue_id, work_queue_name = queue.id, queue.name
             new_queue = queue if created else None
+        return _Checked(
+            request_state=request_state,
+            merged=merged,
+            parameters=parameters,
+            work_pool=work_pool,
+            work_queue=(work_queue_id, work_queue_name),
+            new_queue=new_queue,
+        )
+
+    def _assemble(
+        self,
+        deployment: Deployment,
+        request: DeploymentFlowRunCreate,
+        checked: _Checked,
+        created_by: CreatedBy | None,
+    ) -> FlowRun:
+        """Steps 6 to 8: the new run and its first state."""
         run_id = self.new_id()
         state = initial_state(
-            request_state,
+            checked.request_state,
             clock=self.clock,
             new_id=self.new_id,
             flow_run_id=run_id,
             parent_task_run_id=request.parent_task_run_id,
         )
-        run = self._build_run(
+        return self._build_run(
             deployment,
             request,
             run_id=run_id,
             state=state,
-            parameters=parameters,
-            work_queue=(work_queue_id, work_queue_name),
-            work_pool=work_pool,
+            parameters=checked.parameters,
+            work_queue=checked.work_queue,
+            work_pool=checked.work_pool,
             created_by=created_by,
         )
-        return _Built(run=run, merged_parameters=merged, new_queue=new_queue)
 
     # -- idempotency -------------------------------------------------------------------
 

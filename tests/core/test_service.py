@@ -257,6 +257,39 @@ def test_checks_before_the_lookup_still_run_on_a_hit(env: Env) -> None:
         create(env, dep.id, idempotency_key="k", parameters={"x": "bad"})
 
 
+def test_a_replay_builds_no_run(env: Env) -> None:
+    """A hit answers with the stored run without drawing ids, names or times for a new one."""
+    drawn: list[str] = []
+    ids, names, clock = make_ids(1), make_names(), Ticks()
+
+    def new_id() -> uuid.UUID:
+        drawn.append("id")
+        return ids()
+
+    def new_name() -> str:
+        drawn.append("name")
+        return names()
+
+    def now() -> datetime:
+        drawn.append("clock")
+        return clock()
+
+    dep = env.deployment()
+    service = FlowRunService(env.repo, clock=now, new_id=new_id, new_name=new_name)
+    first = service.create_flow_run_from_deployment(
+        dep.id, DeploymentFlowRunCreate(idempotency_key="k")
+    )
+    assert first.created
+    assert {"id", "name", "clock"} <= set(drawn)
+    drawn.clear()
+    again = service.create_flow_run_from_deployment(
+        dep.id, DeploymentFlowRunCreate(idempotency_key="k")
+    )
+    assert not again.created
+    assert again.value == first.value
+    assert drawn == []
+
+
 def test_empty_key_twice_conflicts(env: Env) -> None:
     dep = env.deployment()
     assert create(env, dep.id, idempotency_key="").created
