@@ -11,7 +11,7 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from json.encoder import encode_basestring_ascii
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 from uuid import UUID, SafeUUID
 
 import attrs
@@ -27,6 +27,7 @@ __all__ = [
     "VARIABLE_COLUMNS",
     "WORK_POOL_COLUMNS",
     "WORK_QUEUE_COLUMNS",
+    "DecodedRows",
     "Row",
     "details_from_json",
     "details_to_json",
@@ -486,3 +487,36 @@ TASK_RUN_COLUMNS: Final = ("id", "flow_run_id", "name", "task_key", "dynamic_key
 
 
 DOCUMENT_COLUMNS: Final = ("id", "name", "data")
+
+
+# -- decoded rows, reused while the row is unchanged ------------------------------------------
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class DecodedRows(Generic[_K, _V]):
+    """The values decoded from rows, each reused while its row reads back unchanged.
+
+    Both SQL adapters lend shared deployments this way
+    (:class:`~flowrun_core.ports.SharedDeploymentReads`): the row is selected on every call,
+    so a change made by anyone is seen, and only the decoding is skipped. At most ``limit``
+    entries are kept; a full cache starts over. Values must never be mutated by callers.
+    """
+
+    def __init__(self, decode: Callable[[Sequence[Any]], _V], limit: int = 256) -> None:
+        self._decode = decode
+        self._limit = limit
+        self._entries: dict[_K, tuple[Sequence[Any], _V]] = {}
+
+    def get(self, key: _K, row: Sequence[Any]) -> _V:
+        """The value decoded from ``row`` (the current row for ``key``)."""
+        entries = self._entries
+        cached = entries.get(key)
+        if cached is not None and cached[0] == row:
+            return cached[1]
+        value = self._decode(row)
+        if len(entries) >= self._limit:
+            entries.clear()
+        entries[key] = (row, value)
+        return value

@@ -61,6 +61,7 @@ from psycopg import pq, sql
 from psycopg.adapt import AdaptersMap
 from psycopg.types.string import TextLoader
 
+from flowrun_adapters._records import DecodedRows
 from flowrun_core.errors import StorageClosed, StorageError, StorageIntegrityError
 from flowrun_core.models import (
     Created,
@@ -94,9 +95,6 @@ _T = TypeVar("_T")
 Conn = psycopg.Connection[Any]
 
 # -- statements ------------------------------------------------------------------------------
-
-_DECODED_LIMIT: Final = 256
-"""Deployments whose decoded value ``get_shared_deployment`` keeps (then it starts over)."""
 
 _RUN_COLS: Final = rows.FLOW_RUN_COLUMNS
 _INSERT_RUN: Final = rows.insert_sql("flow_runs", _RUN_COLS)
@@ -279,7 +277,7 @@ class PostgresRepository(Repository, FingerprintStore, SharedDeploymentReads):
             f"flowrun_postgres_{id(self)}", default=None
         )
         self._closed = False
-        self._decoded: dict[UUID, tuple[tuple[Any, ...], Deployment]] = {}
+        self._decoded: DecodedRows[UUID, Deployment] = DecodedRows(rows.deployment_from_row)
         self._kwargs: dict[str, Any] = {
             "autocommit": True,
             "context": _ADAPTERS,
@@ -565,17 +563,7 @@ class PostgresRepository(Repository, FingerprintStore, SharedDeploymentReads):
         decoding is skipped when the row is the one last decoded for this id.
         """
         row = self._one(_SELECT_DEPLOYMENT, (deployment_id,), tuple)
-        if row is None:
-            return None
-        cached = self._decoded.get(deployment_id)
-        if cached is not None and cached[0] == row:
-            return cached[1]
-        deployment = rows.deployment_from_row(row)
-        decoded = self._decoded
-        if len(decoded) >= _DECODED_LIMIT:
-            decoded.clear()
-        decoded[deployment_id] = (row, deployment)
-        return deployment
+        return None if row is None else self._decoded.get(deployment_id, row)
 
     def list_flows(self, *, name: str | None = None) -> Sequence[Flow]:
         """Flows in creation order; only those with exactly this ``name`` when given."""

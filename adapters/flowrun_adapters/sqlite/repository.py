@@ -45,6 +45,7 @@ from typing import Any, Final, Literal, Self, TypeVar
 from urllib.parse import parse_qsl, quote, unquote
 from uuid import UUID
 
+from flowrun_adapters._records import DecodedRows
 from flowrun_core.errors import (
     StorageClosed,
     StorageError,
@@ -141,8 +142,6 @@ _UPSERT_FINGERPRINT: Final = (
 )
 _SELECT_FINGERPRINT: Final = "SELECT fingerprint FROM flow_run_fingerprints WHERE flow_run_id = ?"
 
-_DECODED_LIMIT: Final = 256
-"""Decoded deployments kept for :meth:`SQLiteRepository.get_shared_deployment`."""
 
 _URL_OPTIONS: Final = frozenset(
     {"synchronous", "busy_timeout", "read_only", "checkpoint", "checkpoint_every"}
@@ -248,7 +247,7 @@ class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads):
         self._depth = 0
         self._closed = False
         self._translate = Translator(self._path, self._busy_timeout)
-        self._decoded: dict[str, tuple[Any, Deployment]] = {}
+        self._decoded: DecodedRows[str, Deployment] = DecodedRows(rows.deployment_from_row)
         background = checkpoint == "background" and not self._memory and not read_only
         self._checkpoint: CheckpointMode = checkpoint if background else "inline"
         self._conn = self._connect()
@@ -497,14 +496,7 @@ class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads):
             row = conn.execute(_SELECT_DEPLOYMENT, (key,)).fetchone()
             if row is None:
                 return None
-            cached = self._decoded.get(key)
-            if cached is not None and cached[0] == row:
-                return cached[1]
-            deployment = rows.deployment_from_row(row)
-            if len(self._decoded) >= _DECODED_LIMIT:
-                self._decoded.clear()
-            self._decoded[key] = (row, deployment)
-            return deployment
+            return self._decoded.get(key, row)
 
     def list_flows(self, *, name: str | None = None) -> Sequence[Flow]:
         """Flows in creation order, optionally only those with this exact name."""
