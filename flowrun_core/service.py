@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Literal
 from uuid import UUID
 
 import attrs
@@ -35,9 +33,15 @@ from flowrun_core.models import (
     FlowRun,
     State,
     StateCreate,
-    StateDetails,
     WorkPool,
     WorkQueue,
+)
+from flowrun_core.options import (
+    BULK_CREATE_LIMIT,
+    IdempotencyPolicy,
+    IdempotencyScope,
+    ServiceOptions,
+    UnknownWorkQueuePolicy,
 )
 from flowrun_core.ports import (
     Clock,
@@ -60,6 +64,7 @@ from flowrun_core.rules.state import (
     parent_task_state,
     with_default_scheduled_time,
 )
+from flowrun_core.rules.stored_form import as_stored
 from flowrun_core.rules.tags_labels import run_labels, union_tags
 from flowrun_core.rules.work_queue import (
     check_new_queue_name,
@@ -75,9 +80,6 @@ __all__ = [
     "ServiceOptions",
     "UnknownWorkQueuePolicy",
 ]
-
-BULK_CREATE_LIMIT = 100
-"""Prefect's limit on one bulk create (``BULK_CREATE_LIMIT``)."""
 
 
 class _WorkspaceVariables(Mapping[str, JSON]):
@@ -111,60 +113,6 @@ class _WorkspaceVariables(Mapping[str, JSON]):
     def __len__(self) -> int:
         msg = "workspace variables are looked up by name, not counted"
         raise TypeError(msg)
-
-
-IdempotencyPolicy = Literal["return_existing", "strict"]
-"""``return_existing`` (Prefect): a key hit returns the stored run, whatever the payload.
-``strict``: a key hit with a different effective request raises ``IdempotencyKeyReused``."""
-
-IdempotencyScope = Literal["flow", "deployment"]
-"""``flow`` (Prefect): a key names at most one run per flow, of any of its deployments.
-``deployment``: a key hit on a run of another deployment of the same flow is an error."""
-
-UnknownWorkQueuePolicy = Literal["create", "reject"]
-"""``create`` (Prefect): a ``work_queue_name`` naming no queue of the pool creates it.
-``reject``: it raises ``UnknownWorkQueue`` instead."""
-
-
-def _positive(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if value < 1:
-        msg = f"{attribute.name} must be at least 1, not {value!r}"
-        raise ValueError(msg)
-
-
-@attrs.frozen(kw_only=True)
-class ServiceOptions:
-    """Opt-in behaviour beyond Prefect; the defaults behave exactly as Prefect 3.9.1.
-
-    Attributes:
-        idempotency: ``"return_existing"`` (default) or ``"strict"``. Strict stores the
-            canonical fingerprint of the effective request (see
-            :mod:`flowrun_core.rules.idempotency`) with every keyed run it creates, and a
-            later request with the same key and a different effective request raises
-            :class:`~flowrun_core.errors.IdempotencyKeyReused` listing the differing fields
-            as JSON Pointers. A stored run without a fingerprint (created before strict mode
-            was switched on) cannot be compared and is returned as in Prefect. Needs a
-            repository with the :class:`~flowrun_core.ports.FingerprintStore` capability.
-        idempotency_scope: ``"flow"`` (default) or ``"deployment"``. Storage keeps one run per
-            ``(flow_id, idempotency_key)``, so a key cannot name two runs of one flow. With
-            ``"deployment"`` a key hit on a run of *another* deployment of the same flow
-            raises ``IdempotencyKeyReused`` (no run can be created under that key either)
-            instead of returning the other deployment's run. Applies to both policies.
-        unknown_work_queue: ``"create"`` (default) or ``"reject"``: what a
-            ``work_queue_name`` that names no queue of the deployment's pool does.
-        bulk_limit: the most requests one bulk create accepts (Prefect: 100).
-    """
-
-    idempotency: IdempotencyPolicy = attrs.field(
-        default="return_existing", validator=attrs.validators.in_(("return_existing", "strict"))
-    )
-    idempotency_scope: IdempotencyScope = attrs.field(
-        default="flow", validator=attrs.validators.in_(("flow", "deployment"))
-    )
-    unknown_work_queue: UnknownWorkQueuePolicy = attrs.field(
-        default="create", validator=attrs.validators.in_(("create", "reject"))
-    )
-    bulk_limit: int = attrs.field(default=BULK_CREATE_LIMIT, validator=_positive)
 
 
 def _roll_back_if_any_failed(outcomes: list[BulkItemOutcome], *, atomic: bool) -> None:
@@ -437,7 +385,7 @@ class FlowRunService:
                 self._check_replay(deployment, request, stored, fingerprint)
                 return Created(value=stored, created=False)
         run = self._assemble(deployment, request, checked, created_by)
-        result = repository.create_flow_run(_as_stored(run))
+        result = repository.create_flow_run(as_stored(run))
         if not result.created:
             self._check_replay(deployment, request, result.value, fingerprint)
             return result
@@ -708,56 +656,3 @@ class FlowRunService:
             else {k: copy_json(v) for k, v in job_variables.items()},
             **initial_state_fields(state, request.empirical_policy),
         )
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
-
-
-def _details_utc(details: StateDetails) -> StateDetails:
-    return attrs.evolve(
-        details,
-        scheduled_time=_utc(details.scheduled_time),
-        cache_expiration=_utc(details.cache_expiration),
-        pause_timeout=_utc(details.pause_timeout),
-    )
-
-
-def _all_utc(run: FlowRun) -> bool:
-    details = None if run.state is None else run.state.state_details
-    moments = (
-        run.created,
-        run.updated,
-        run.expected_start_time,
-        run.next_scheduled_start_time,
-        run.start_time,
-        run.end_time,
-        None if run.state is None else run.state.timestamp,
-        None if details is None else details.scheduled_time,
-        None if details is None else details.cache_expiration,
-        None if details is None else details.pause_timeout,
-    )
-    return all(moment is None or moment.tzinfo is UTC for moment in moments)
-
-
-def _as_stored(run: FlowRun) -> FlowRun:
-    """The run as a store keeps it: every datetime in UTC (Prefect's later reads are UTC)."""
-    if _all_utc(run):
-        return run
-    state: State | None = run.state
-    if state is not None:
-        state = attrs.evolve(
-            state,
-            timestamp=state.timestamp.astimezone(UTC),
-            state_details=_details_utc(state.state_details),
-        )
-    return attrs.evolve(
-        run,
-        created=run.created.astimezone(UTC),
-        updated=run.updated.astimezone(UTC),
-        expected_start_time=_utc(run.expected_start_time),
-        next_scheduled_start_time=_utc(run.next_scheduled_start_time),
-        start_time=_utc(run.start_time),
-        end_time=_utc(run.end_time),
-        state=state,
-    )
