@@ -17,6 +17,7 @@ from uuid import UUID
 import attrs
 import pytest
 from flowrun_adapters._records import (
+    DecodedRows,
     details_from_json,
     details_to_json,
     parse_state_type,
@@ -317,3 +318,25 @@ def test_remembered_policies_keep_zero_false_and_negative_zero_apart() -> None:
     for value in (0.0, -0.0, 0, False):
         policy = FlowRunPolicy(retry_delay_seconds=value)  # type: ignore[arg-type]
         assert rows._dump_policy(policy) == _REFERENCE_DUMP(json.loads(rows._dump_policy(policy)))
+
+
+# -- decoded rows ----------------------------------------------------------------------------
+
+
+def test_decoded_rows_are_reused_only_while_the_row_is_unchanged() -> None:
+    decoded: list[tuple[Any, ...]] = []
+
+    def decode(row: Any) -> list[Any]:
+        decoded.append(tuple(row))
+        return list(row)
+
+    cache: DecodedRows[str, list[Any]] = DecodedRows(decode, limit=2)
+    first = cache.get("a", ("a", 1))
+    assert cache.get("a", ("a", 1)) is first  # same row: the same value, decoded once
+    changed = cache.get("a", ("a", 2))
+    assert changed == ["a", 2]
+    assert changed is not first
+    cache.get("b", ("b", 1))
+    cache.get("c", ("c", 1))  # the third key empties the full cache first
+    assert cache.get("a", ("a", 2)) is not changed
+    assert decoded == [("a", 1), ("a", 2), ("b", 1), ("c", 1), ("a", 2)]
