@@ -309,6 +309,25 @@ def _detail_json(
 
 _NO_TEXTS: Final[Mapping[int, str]] = {}
 
+_NEW_RUN_FIELDS: Final = ("flow_run_id", "scheduled_time")
+_OTHER_INDEXES: Final = tuple(
+    i for i, name in enumerate(_DETAIL_FIELDS) if name not in _NEW_RUN_FIELDS
+)
+_unscheduled_values: Final = operator.attrgetter(*(_DETAIL_FIELDS[i] for i in _OTHER_INDEXES))
+_UNSCHEDULED_DEFAULTS: Final = tuple(_DETAIL_DEFAULTS[i] for i in _OTHER_INDEXES)
+
+
+def _new_run_template() -> str:
+    """The details' text with every field but :data:`_NEW_RUN_FIELDS` at its default."""
+    parts = []
+    for (key, _), name, default in zip(_DETAIL_KEYS, _DETAIL_FIELDS, _DETAIL_DEFAULTS, strict=True):
+        value = "%s" if name in _NEW_RUN_FIELDS else _CONSTANT_JSON[id(default)]
+        parts.append(key.replace("%", "%%") + value)
+    return "{" + ",".join(parts) + "}"
+
+
+_NEW_RUN_TEMPLATE: Final = _new_run_template()
+
 
 def details_to_text(
     details: StateDetails,
@@ -317,6 +336,12 @@ def details_to_text(
     moments: Mapping[int, str] = _NO_TEXTS,
 ) -> str:
     """``dump(details_to_json(details))``, for a compact ASCII ``dump`` (see the module)."""
+    if all(map(_is, _unscheduled_values(details), _UNSCHEDULED_DEFAULTS)):
+        # A new run's first state: only the run's id and the scheduled time are set.
+        return _NEW_RUN_TEMPLATE % (
+            _detail_json(1, details.flow_run_id, dump, uuids, moments),
+            _detail_json(2, details.scheduled_time, dump, uuids, moments),
+        )
     if all(map(_is, _fixed_values(details), _FIXED_DEFAULTS)):
         return _DETAILS_TEMPLATE % tuple(
             [
