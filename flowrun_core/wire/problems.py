@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from flowrun_core import errors
 from flowrun_core.json_types import JSON
+from flowrun_core.wire.response import as_read_back
 
 __all__ = [
     "INTEGRITY_CONFLICT",
@@ -95,7 +96,7 @@ def problem_for(
                 and isinstance(payload, dict)
             ):
                 payload["violations"] = [violation_json(v) for v in exc.violations]
-            return status, payload
+            return status, as_read_back(payload)
     return 500, {"exception_message": "Internal Server Error"}
 
 
@@ -137,4 +138,7 @@ def validation_envelope(
     }
     if include_detail:
         envelope["detail"] = list(items)
-    return envelope
+    # It echoes the request, whose strings may hold surrogates (see as_read_back).
+    read_back = as_read_back(envelope)
+    assert isinstance(read_back, dict)  # noqa: S101 - a dict reads back as a dict
+    return read_back

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -16,7 +17,7 @@ from uuid import UUID
 from flowrun_core.json_types import JSON
 from flowrun_core.models import CreatedBy, FlowRun, FlowRunPolicy, State, StateDetails
 
-__all__ = ["encode_datetime", "encode_flow_run", "encode_json", "finite_json"]
+__all__ = ["as_read_back", "encode_datetime", "encode_flow_run", "encode_json", "finite_json"]
 
 
 def encode_datetime(value: datetime | None) -> str | None:
@@ -218,6 +219,48 @@ def encode_json(value: JSON) -> bytes:
         except RecursionError:
             text = _dumps_iteratively(value, ensure_ascii=True)
         return text.encode("ascii")
+
+
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+
+
+def _paired(text: str) -> str:
+    """``text`` with each high surrogate that precedes a low one joined into one character."""
+    if _SURROGATE_PAIR.search(text) is None:
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
+def as_read_back(value: JSON) -> JSON:
+    """``value`` as a client reads it back from :func:`encode_json`'s bytes.
+
+    They differ only where a string holds a lone high surrogate right before a lone low one
+    (raw CESU-8 bytes in a request can make such strings, and error bodies echo them): JSON
+    can only write the two as escapes, which every reader joins into one character. Error
+    bodies are built with this, so that a response's ``json`` is what its bytes say. Walks
+    without recursion; dicts and lists are copied.
+    """
+    if isinstance(value, str):
+        return _paired(value)
+    if not isinstance(value, dict | list):
+        return value
+    root: dict[str, JSON] | list[JSON] = {} if isinstance(value, dict) else []
+    stack: list[tuple[dict[str, JSON] | list[JSON], dict[str, JSON] | list[JSON]]] = [(value, root)]
+    while stack:
+        source, target = stack.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, child in items:
+            copied: JSON
+            if isinstance(child, dict | list):
+                copied = {} if isinstance(child, dict) else []
+                stack.append((child, copied))
+            else:
+                copied = _paired(child) if isinstance(child, str) else child
+            if isinstance(target, dict):
+                target[_paired(str(key))] = copied
+            else:
+                target.append(copied)
+    return root
 
 
 def _dumps(value: JSON, *, ensure_ascii: bool) -> str:

@@ -178,5 +178,9 @@ def test_unstorable_values_answer_404_for_an_unknown_deployment_else_422(env) ->
     known = post(env, deep)
     assert known.status == 422
     surrogate = post(env, b'{"name": "\\ud800"}')
+    # Raw CESU-8 bytes of a high and a low surrogate: the echo reads back as one character.
+    cesu = post(env, b'{"nam\\": "\xed\xa0\x80\xed\xbf\xbf"}')
+    assert cesu.status == 422
+    assert json.loads(cesu.body) == cesu.json
     assert surrogate.status == 422
     assert surrogate.json["exception_detail"][0]["type"] == "string_unicode"

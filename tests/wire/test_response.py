@@ -20,7 +20,12 @@ from flowrun_core.models import (
     StateDetails,
     StateType,
 )
-from flowrun_core.wire.response import encode_datetime, encode_flow_run, encode_json
+from flowrun_core.wire.response import (
+    as_read_back,
+    encode_datetime,
+    encode_flow_run,
+    encode_json,
+)
 
 RESULTS = Path(__file__).parents[1] / "compat" / "sample" / "results"
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -169,6 +174,42 @@ def test_encode_json_turns_non_finite_numbers_into_null() -> None:
 def test_encode_json_escapes_lone_surrogates() -> None:
     data = encode_json({"name": "\ud800x"})
     assert json.loads(data) == {"name": "\ud800x"}
+
+
+def test_a_high_then_low_surrogate_reads_back_as_one_character() -> None:
+    value = {"k\ud800\udfff": ["\ud800\udfff x", "\udfff\ud800", "ok"]}
+    read = json.loads(encode_json(value))
+    assert read == {"k\U000103ff": ["\U000103ff x", "\udfff\ud800", "ok"]}
+    assert as_read_back(value) == read
+    assert value == {"k\ud800\udfff": ["\ud800\udfff x", "\udfff\ud800", "ok"]}  # not mutated
+
+
+_surrogate_text = st.text(
+    alphabet=st.sampled_from(["a", "\ud800", "\udbff", "\udc00", "\udfff", "\U0001f600"]),
+    max_size=6,
+)
+_surrogate_json = st.recursive(
+    st.none() | st.integers() | _surrogate_text,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(_surrogate_text, children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@given(_surrogate_json)
+def test_as_read_back_is_what_a_client_reads(value: Any) -> None:
+    assert json.loads(encode_json(value)) == as_read_back(value)
+
+
+def test_as_read_back_does_not_recurse() -> None:
+    deep: Any = "\ud800\udc00"
+    for _ in range(10_000):
+        deep = [deep]
+    read = as_read_back(deep)
+    for _ in range(10_000):
+        read = read[0]
+    assert read == "\U00010000"
 
 
 json_values = st.recursive(
