@@ -1,7 +1,8 @@
-"""The recursive JSON alias and the one deep-copy helper every layer shares."""
+"""The recursive JSON alias, and the deep-copy helpers every layer shares."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeAlias
 
 JSON: TypeAlias = "bool | int | float | str | list[JSON] | dict[str, JSON] | None"
@@ -29,20 +30,38 @@ def _copy_recursive(value: JSON) -> JSON:
 
 
 def _copy_iterative(value: JSON) -> JSON:
+    return map_json(value)
+
+
+def _same(value: JSON) -> JSON:
+    return value
+
+
+def map_json(
+    value: JSON,
+    leaf: Callable[[JSON], JSON] = _same,
+    key: Callable[[str], str] = str,
+) -> JSON:
+    """A deep copy of a JSON tree, with ``leaf`` applied to every scalar and ``key`` to every key.
+
+    Walks with an explicit stack, so any depth works.
+    """
     if not isinstance(value, dict | list):
-        return value
+        return leaf(value)
     root: dict[str, JSON] | list[JSON] = {} if isinstance(value, dict) else []
     stack: list[tuple[dict[str, JSON] | list[JSON], dict[str, JSON] | list[JSON]]] = [(value, root)]
     while stack:
         source, target = stack.pop()
         items = source.items() if isinstance(source, dict) else enumerate(source)
-        for key, child in items:
-            copied: JSON = child
+        for name, child in items:
+            copied: JSON
             if isinstance(child, dict | list):
                 copied = {} if isinstance(child, dict) else []
                 stack.append((child, copied))
+            else:
+                copied = leaf(child)
             if isinstance(target, dict):
-                target[str(key)] = copied
+                target[key(str(name))] = copied
             else:
                 target.append(copied)
     return root

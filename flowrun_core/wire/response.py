@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from flowrun_core.json_types import JSON
+from flowrun_core.json_types import JSON, map_json
 from flowrun_core.models import CreatedBy, FlowRun, FlowRunPolicy, State, StateDetails
 
 __all__ = ["as_read_back", "encode_datetime", "encode_flow_run", "encode_json", "finite_json"]
@@ -50,26 +50,7 @@ def finite_json(value: JSON) -> JSON:
     pydantic serializes non-finite floats as ``null`` in Prefect's responses. The copy is
     made without recursion, so any depth works.
     """
-    if not isinstance(value, dict | list):
-        return _finite_scalar(value)
-    root: dict[str, JSON] | list[JSON] = {} if isinstance(value, dict) else []
-    stack: list[tuple[dict[str, JSON] | list[JSON], dict[str, JSON] | list[JSON]]]
-    stack = [(value, root)]
-    while stack:
-        source, target = stack.pop()
-        pairs = source.items() if isinstance(source, dict) else enumerate(source)
-        for key, item in pairs:
-            child: JSON
-            if isinstance(item, dict | list):
-                child = {} if isinstance(item, dict) else []
-                stack.append((item, child))
-            else:
-                child = _finite_scalar(item)
-            if isinstance(target, dict):
-                target[key] = child  # type: ignore[index]
-            else:
-                target.append(child)
-    return root
+    return map_json(value, _finite_scalar)
 
 
 def _finite_scalar(value: JSON) -> JSON:
@@ -240,27 +221,11 @@ def as_read_back(value: JSON) -> JSON:
     bodies are built with this, so that a response's ``json`` is what its bytes say. Walks
     without recursion; dicts and lists are copied.
     """
-    if isinstance(value, str):
-        return _paired(value)
-    if not isinstance(value, dict | list):
-        return value
-    root: dict[str, JSON] | list[JSON] = {} if isinstance(value, dict) else []
-    stack: list[tuple[dict[str, JSON] | list[JSON], dict[str, JSON] | list[JSON]]] = [(value, root)]
-    while stack:
-        source, target = stack.pop()
-        items = source.items() if isinstance(source, dict) else enumerate(source)
-        for key, child in items:
-            copied: JSON
-            if isinstance(child, dict | list):
-                copied = {} if isinstance(child, dict) else []
-                stack.append((child, copied))
-            else:
-                copied = _paired(child) if isinstance(child, str) else child
-            if isinstance(target, dict):
-                target[_paired(str(key))] = copied
-            else:
-                target.append(copied)
-    return root
+    return map_json(value, _paired_leaf, _paired)
+
+
+def _paired_leaf(value: JSON) -> JSON:
+    return _paired(value) if isinstance(value, str) else value
 
 
 def _dumps(value: JSON, *, ensure_ascii: bool) -> str:
