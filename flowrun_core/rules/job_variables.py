@@ -37,20 +37,12 @@ from flowrun_core.rules.schema import (
     schema_problem,
     validate_instance,
 )
+from flowrun_core.rules.schema_preprocess import plain_copy
 
 __all__ = ["validate_job_variables"]
 
 BlockResolver = Callable[[UUID], Mapping[str, JSON] | None]
 """Return a block document's ``data`` by id, or ``None`` when there is no such document."""
-
-
-def _plain(value: object) -> JSON:
-    """Copy block data (possibly made of read-only mappings) into plain JSON values."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value  # type: ignore[return-value]
 
 
 def _resolve_block_default(
@@ -81,7 +73,7 @@ def _resolve_block_default(
     data = resolve_block(document_id)
     if data is None:
         raise BlockNotFound
-    return _plain(data)
+    return plain_copy(data)
 
 
 def _valid_defaults(
