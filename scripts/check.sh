@@ -11,7 +11,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-# Non-editable: the tests exercise what the wheel contains.
+# Non-editable: the tests exercise what the wheel contains. setuptools builds in ./build and
+# never cleans it, so a module removed from the tree would still ship: start from nothing.
+rm -rf build
 "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps .
 "$VENV/bin/python" -m pip install --quiet ".[dev]"
 

@@ -1,29 +1,27 @@
-"""The service: Prefect's create-flow-run-from-deployment, rule by rule, in Prefect's order.
+"""One create, step by step: Prefect's rules in Prefect's order, against the storage port.
 
-Functional core, imperative shell: this module reads what the rules need through the
-storage port, calls the pure functions in :mod:`flowrun_core.rules`, and writes through the
-port, all inside one unit of work.
+Functional core, imperative shell: :class:`CreateSteps` reads what the rules need through
+the port, calls the pure functions in :mod:`flowrun_core.rules`, and writes through the
+port. It runs inside the caller's unit of work; :class:`~flowrun_core.service.FlowRunService`
+opens that unit and lends the steps to a single create, a bulk create or a plan.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from uuid import UUID
 
 import attrs
 
-from flowrun_core.bulk import BulkCreateResult, BulkItemOutcome, BulkStatus
 from flowrun_core.errors import (
     DeploymentNotFound,
-    FlowRunError,
     IdempotencyKeyReused,
     MissingParameterSchema,
     StorageIntegrityError,
-    TooManyFlowRuns,
     UnknownWorkQueue,
 )
-from flowrun_core.factories import adjective_animal_slug, later_than, new_uuid, utc_now
+from flowrun_core.factories import later_than
 from flowrun_core.json_types import JSON, copy_json
 from flowrun_core.models import (
     Created,
@@ -37,11 +35,7 @@ from flowrun_core.models import (
     WorkQueue,
 )
 from flowrun_core.options import (
-    BULK_CREATE_LIMIT,
-    IdempotencyPolicy,
-    IdempotencyScope,
     ServiceOptions,
-    UnknownWorkQueuePolicy,
 )
 from flowrun_core.ports import (
     Clock,
@@ -56,7 +50,6 @@ from flowrun_core.rules.idempotency import Fingerprint, pointer_diff
 from flowrun_core.rules.idempotency import fingerprint as fingerprint_of
 from flowrun_core.rules.job_variables import validate_job_variables
 from flowrun_core.rules.parameters import effective_enforcement, merge_parameters
-from flowrun_core.rules.provenance import RunPlan, provenance
 from flowrun_core.rules.schema import validate_parameters
 from flowrun_core.rules.state import (
     initial_state,
@@ -72,14 +65,7 @@ from flowrun_core.rules.work_queue import (
     require_pool_for_override,
 )
 
-__all__ = [
-    "BULK_CREATE_LIMIT",
-    "FlowRunService",
-    "IdempotencyPolicy",
-    "IdempotencyScope",
-    "ServiceOptions",
-    "UnknownWorkQueuePolicy",
-]
+__all__ = ["Built", "Checked", "CreateSteps"]
 
 
 class _WorkspaceVariables(Mapping[str, JSON]):
@@ -115,21 +101,8 @@ class _WorkspaceVariables(Mapping[str, JSON]):
         raise TypeError(msg)
 
 
-def _roll_back_if_any_failed(outcomes: list[BulkItemOutcome], *, atomic: bool) -> None:
-    if atomic and any(o.status is BulkStatus.FAILED for o in outcomes):
-        raise _RolledBack(outcomes)
-
-
-class _RolledBack(Exception):
-    """Raised inside an atomic bulk's transaction to undo it; carries the outcomes."""
-
-    def __init__(self, outcomes: list[BulkItemOutcome]) -> None:
-        super().__init__("atomic bulk create rolled back")
-        self.outcomes = outcomes
-
-
 @attrs.frozen(kw_only=True)
-class _Built:
+class Built:
     """A run as the service builds it, before anything is stored."""
 
     run: FlowRun
@@ -138,7 +111,7 @@ class _Built:
 
 
 @attrs.frozen(kw_only=True)
-class _Checked:
+class Checked:
     """What the checks (steps 2 to 5) settle before a run is built."""
 
     request_state: StateCreate | None
@@ -149,43 +122,28 @@ class _Checked:
     new_queue: WorkQueue | None
 
 
-class FlowRunService:
-    """Creates flow runs from deployments exactly as Prefect 3.9.1 does.
+class CreateSteps:
+    """The steps of one create, sharing the service's repository, factories and options.
 
-    Args:
-        repository: the storage adapter (any :class:`~flowrun_core.ports.Repository`).
-        clock: returns "now" as an aware ``datetime``; defaults to UTC wall time.
-        new_id: returns new run and state ids; defaults to ``uuid4``.
-        new_name: returns a run name when the caller gives none; defaults to an
-            adjective-animal slug.
-        options: opt-in behaviour beyond Prefect (:class:`ServiceOptions`); the default
-            is Prefect's.
-
-    Raises:
-        TypeError: ``options`` ask for strict idempotency and ``repository`` lacks the
-            :class:`~flowrun_core.ports.FingerprintStore` capability.
-
-    With the same inputs and the same factories, the service produces identical runs.
-    The service holds no global state; one instance may be shared by many threads when
-    its repository is thread-safe.
+    Every method runs inside the caller's unit of work and writes only through the port.
     """
 
     def __init__(
         self,
         repository: Repository,
         *,
-        clock: Clock = utc_now,
-        new_id: IdFactory = new_uuid,
-        new_name: NameFactory = adjective_animal_slug,
-        options: ServiceOptions | None = None,
+        clock: Clock,
+        new_id: IdFactory,
+        new_name: NameFactory,
+        options: ServiceOptions,
     ) -> None:
         self.repository = repository
         self.clock = clock
         self.new_id = new_id
         self.new_name = new_name
-        self.options = options if options is not None else ServiceOptions()
+        self.options = options
         self._fingerprints: FingerprintStore | None = None
-        if self.options.idempotency == "strict":
+        if options.idempotency == "strict":
             if not isinstance(repository, FingerprintStore):
                 msg = (
                     f"strict idempotency needs a repository that stores request "
@@ -197,136 +155,8 @@ class FlowRunService:
             repository if isinstance(repository, SharedDeploymentReads) else None
         )
 
-    # -- public API -------------------------------------------------------------------
-
-    def create_flow_run_from_deployment(
-        self,
-        deployment_id: UUID,
-        request: DeploymentFlowRunCreate | None = None,
-        *,
-        created_by: CreatedBy | None = None,
-    ) -> Created[FlowRun]:
-        """Create a run of ``deployment_id``, or return the run its idempotency key names.
-
-        Returns the run and ``created`` (``False`` for an idempotent hit, whose stored run
-        is returned unchanged). Raises the :mod:`flowrun_core.errors` exception of the first
-        rule that fails, in Prefect's order: ``DeploymentNotFound``, ``HydrationFailed``,
-        ``MissingParameterSchema``, ``ParameterValidationFailed``, ``CircularSchemaRef``,
-        ``InvalidParameterSchema``, job-variable errors, ``WorkQueueWithoutPool``,
-        (``UnknownWorkQueue`` with ``unknown_work_queue="reject"``),
-        ``InvalidWorkQueueName``, ``StorageIntegrityError`` for an unknown infrastructure
-        document or parent task run, or a repeated ``""`` key, and (with the opt-in
-        idempotency options) ``IdempotencyKeyReused``. Nothing is written when it raises.
-        """
-        request = request if request is not None else DeploymentFlowRunCreate()
-        with self.repository.transaction():
-            deployment = self._deployment(deployment_id)
-            return self._create(deployment, request, created_by)
-
-    def create_flow_runs_from_deployment(
-        self,
-        deployment_id: UUID,
-        requests: Sequence[DeploymentFlowRunCreate],
-        *,
-        atomic: bool = False,
-        created_by: CreatedBy | None = None,
-    ) -> BulkCreateResult:
-        """Create many runs of one deployment in one unit of work (one commit).
-
-        Each item is created exactly as :meth:`create_flow_run_from_deployment` would
-        create it, inside its own nested transaction (a savepoint): a failing item is
-        undone alone and reported with the exception a single create raises, and the
-        others go on. Items are processed in order, so a key repeated inside the batch
-        resolves to one run (the later items are replays of the first).
-
-        Args:
-            deployment_id: the deployment every run is created from.
-            requests: the requests, at most ``options.bulk_limit`` of them.
-            atomic: all or nothing: if any item fails, every item is still tried (so all
-                failures are reported), then the whole batch is rolled back and
-                ``committed`` is ``False``; the items that had succeeded are reported
-                ``rolled_back``.
-            created_by: the automation that creates every run, if any.
-
-        Returns:
-            One outcome per request, in order (:class:`~flowrun_core.bulk.BulkCreateResult`).
-
-        Raises:
-            TooManyFlowRuns: more requests than the limit (checked first, as in Prefect).
-            DeploymentNotFound: no such deployment (also for an empty list).
-            StorageError: the unit of work itself could not be begun or committed.
-        """
-        requests = list(requests)
-        if len(requests) > self.options.bulk_limit:
-            raise TooManyFlowRuns(self.options.bulk_limit)
-        repository = self.repository
-        try:
-            with repository.transaction():
-                deployment = self._deployment(deployment_id)
-                outcomes = [
-                    self._bulk_item(deployment, index, request, created_by)
-                    for index, request in enumerate(requests)
-                ]
-                _roll_back_if_any_failed(outcomes, atomic=atomic)
-        except _RolledBack as rolled:
-            return BulkCreateResult(
-                outcomes=tuple(
-                    o
-                    if o.status is BulkStatus.FAILED
-                    else attrs.evolve(o, status=BulkStatus.ROLLED_BACK)
-                    for o in rolled.outcomes
-                ),
-                committed=False,
-            )
-        return BulkCreateResult(outcomes=tuple(outcomes))
-
-    def plan(
-        self,
-        deployment_id: UUID,
-        request: DeploymentFlowRunCreate | None = None,
-        *,
-        created_by: CreatedBy | None = None,
-    ) -> RunPlan:
-        """A dry run: what :meth:`create_flow_run_from_deployment` would do, writing nothing.
-
-        Every rule runs, in the same order and with the same factory calls, so the planned
-        run equals, field by field, the run ``create`` makes with the same clock, id and
-        name factories. Nothing is written: no run, no work queue (a queue ``create``
-        would make is returned as ``new_work_queue``), no parent task-run state, no
-        fingerprint. ``replay`` says whether ``create`` would return a stored run.
-
-        Raises:
-            The same exceptions as :meth:`create_flow_run_from_deployment`, including the
-            ``StorageIntegrityError`` its insert would raise (a missing infrastructure
-            document or parent task run, a second ``""`` key).
-        """
-        request = request if request is not None else DeploymentFlowRunCreate()
-        repository = self.repository
-        with repository.transaction():
-            deployment = self._deployment(deployment_id)
-            fingerprint = self._fingerprint(request)
-            built = self._build(deployment, request, created_by, write=False)
-            run = built.run
-            found = provenance(request, run, merged_parameters=built.merged_parameters)
-            key = request.idempotency_key
-            existing = (
-                None
-                if key is None
-                else repository.get_flow_run_by_idempotency_key(deployment.flow_id, key)
-            )
-            if existing is not None and key:
-                self._check_replay(deployment, request, existing, fingerprint)
-                return RunPlan(
-                    flow_run=existing, replay=True, provenance=found, new_work_queue=built.new_queue
-                )
-            self._check_insert(run, key_taken=existing is not None)
-            return RunPlan(
-                flow_run=run, replay=False, provenance=found, new_work_queue=built.new_queue
-            )
-
-    # -- one create, inside the caller's unit of work ----------------------------------
-
-    def _deployment(self, deployment_id: UUID) -> Deployment:
+    def deployment(self, deployment_id: UUID) -> Deployment:
+        """Step 1: the deployment, or ``DeploymentNotFound``."""
         # A create only reads its deployment: an adapter that can share it saves a copy.
         shared = self._shared_reads
         deployment = (
@@ -338,27 +168,7 @@ class FlowRunService:
             raise DeploymentNotFound
         return deployment
 
-    def _bulk_item(
-        self,
-        deployment: Deployment,
-        index: int,
-        request: DeploymentFlowRunCreate,
-        created_by: CreatedBy | None,
-    ) -> BulkItemOutcome:
-        try:
-            if self._writes_more_than_the_run(request):
-                with self.repository.transaction():
-                    result = self._create(deployment, request, created_by)
-            else:
-                # The run's insert is the item's only write, and a create that raises
-                # writes nothing (the port's promise): no savepoint is needed.
-                result = self._create(deployment, request, created_by)
-        except FlowRunError as exc:
-            return BulkItemOutcome(index=index, status=BulkStatus.FAILED, error=exc)
-        status = BulkStatus.CREATED if result.created else BulkStatus.REPLAYED
-        return BulkItemOutcome(index=index, status=status, flow_run=result.value)
-
-    def _writes_more_than_the_run(self, request: DeploymentFlowRunCreate) -> bool:
+    def writes_more_than_the_run(self, request: DeploymentFlowRunCreate) -> bool:
         """Whether a create of ``request`` may write besides inserting the run."""
         return bool(
             request.work_queue_name
@@ -366,15 +176,20 @@ class FlowRunService:
             or (self._fingerprints is not None and request.idempotency_key)
         )
 
-    def _create(
+    def create(
         self,
         deployment: Deployment,
         request: DeploymentFlowRunCreate,
         created_by: CreatedBy | None,
     ) -> Created[FlowRun]:
+        """Steps 2 to 8: check, then replay the stored run or build and insert a new one.
+
+        Writes only through the port, inside the caller's unit of work; raises the
+        exception of the first rule that fails, having written nothing of its own.
+        """
         repository = self.repository
-        fingerprint = self._fingerprint(request)
-        checked = self._check(deployment, request, write=True)
+        fingerprint = self.fingerprint(request)
+        checked = self.check(deployment, request, write=True)
         key = request.idempotency_key
         if key:
             # A replay needs no new run: every check above has passed (in Prefect's order,
@@ -382,12 +197,12 @@ class FlowRunService:
             # unit of work; a run inserted concurrently is still caught by the insert below.
             stored = repository.get_flow_run_by_idempotency_key(deployment.flow_id, key)
             if stored is not None:
-                self._check_replay(deployment, request, stored, fingerprint)
+                self.check_replay(deployment, request, stored, fingerprint)
                 return Created(value=stored, created=False)
-        run = self._assemble(deployment, request, checked, created_by)
+        run = self.assemble(deployment, request, checked, created_by)
         result = repository.create_flow_run(as_stored(run))
         if not result.created:
-            self._check_replay(deployment, request, result.value, fingerprint)
+            self.check_replay(deployment, request, result.value, fingerprint)
             return result
         if fingerprint is not None and self._fingerprints is not None:
             self._fingerprints.set_flow_run_fingerprint(run.id, fingerprint.canonical)
@@ -400,22 +215,22 @@ class FlowRunService:
             )
         return Created(value=run, created=True)
 
-    def _build(
+    def build(
         self,
         deployment: Deployment,
         request: DeploymentFlowRunCreate,
         created_by: CreatedBy | None,
         *,
         write: bool,
-    ) -> _Built:
+    ) -> Built:
         """Steps 2 to 8: the run Prefect would store; ``write=False`` creates no queue."""
-        checked = self._check(deployment, request, write=write)
-        run = self._assemble(deployment, request, checked, created_by)
-        return _Built(run=run, merged_parameters=checked.merged, new_queue=checked.new_queue)
+        checked = self.check(deployment, request, write=write)
+        run = self.assemble(deployment, request, checked, created_by)
+        return Built(run=run, merged_parameters=checked.merged, new_queue=checked.new_queue)
 
-    def _check(
+    def check(
         self, deployment: Deployment, request: DeploymentFlowRunCreate, *, write: bool
-    ) -> _Checked:
+    ) -> Checked:
         """Steps 2 to 5: parameters, job variables and the work queue, in Prefect's order."""
         request_state = with_default_scheduled_time(request.state, self.clock)
         merged, parameters = self._parameters(deployment, request)
@@ -428,7 +243,7 @@ class FlowRunService:
             )
             work_queue_id, work_queue_name = queue.id, queue.name
             new_queue = queue if created else None
-        return _Checked(
+        return Checked(
             request_state=request_state,
             merged=merged,
             parameters=parameters,
@@ -437,11 +252,11 @@ class FlowRunService:
             new_queue=new_queue,
         )
 
-    def _assemble(
+    def assemble(
         self,
         deployment: Deployment,
         request: DeploymentFlowRunCreate,
-        checked: _Checked,
+        checked: Checked,
         created_by: CreatedBy | None,
     ) -> FlowRun:
         """Steps 6 to 8: the new run and its first state."""
@@ -466,13 +281,13 @@ class FlowRunService:
 
     # -- idempotency -------------------------------------------------------------------
 
-    def _fingerprint(self, request: DeploymentFlowRunCreate) -> Fingerprint | None:
+    def fingerprint(self, request: DeploymentFlowRunCreate) -> Fingerprint | None:
         """The request's fingerprint when strict mode will store or compare one."""
         if self._fingerprints is None or not request.idempotency_key:
             return None
         return fingerprint_of(request)
 
-    def _check_replay(
+    def check_replay(
         self,
         deployment: Deployment,
         request: DeploymentFlowRunCreate,
@@ -505,7 +320,7 @@ class FlowRunService:
             differences,
         )
 
-    def _check_insert(self, run: FlowRun, *, key_taken: bool) -> None:
+    def check_insert(self, run: FlowRun, *, key_taken: bool) -> None:
         """The integrity errors the insert of ``run`` would raise (for :meth:`plan`)."""
         repository = self.repository
         if key_taken:
