@@ -18,6 +18,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
 fi
+rm -rf build  # setuptools never cleans ./build: a removed module would still ship
 "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps .
 "$VENV/bin/python" -m pip install --quiet .
 

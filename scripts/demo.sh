@@ -11,6 +11,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
+rm -rf build  # setuptools never cleans ./build: a removed module would still ship
 "$VENV/bin/python" -m pip install --quiet .
 rm -f flowrun-demo.db flowrun-demo.db-wal flowrun-demo.db-shm
 exec "$VENV/bin/flowrun" demo --db flowrun-demo.db "$@"
