@@ -120,10 +120,11 @@ class FlowRunService:
         """Create many runs of one deployment in one unit of work (one commit).
 
         Each item is created exactly as :meth:`create_flow_run_from_deployment` would
-        create it, inside its own nested transaction (a savepoint): a failing item is
-        undone alone and reported with the exception a single create raises, and the
-        others go on. Items are processed in order, so a key repeated inside the batch
-        resolves to one run (the later items are replays of the first).
+        create it, and undone alone if it fails (an item that writes more than its run
+        gets its own savepoint; a lone insert is atomic by itself): it is reported with
+        the exception a single create raises, and the others go on. Items are processed
+        in order, so a key repeated inside the batch resolves to one run (the later items
+        are replays of the first).
 
         Args:
             deployment_id: the deployment every run is created from.

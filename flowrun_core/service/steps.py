@@ -321,7 +321,7 @@ class CreateSteps:
         )
 
     def check_insert(self, run: FlowRun, *, key_taken: bool) -> None:
-        """The integrity errors the insert of ``run`` would raise (for :meth:`plan`)."""
+        """The integrity errors the insert of ``run`` would raise (a plan inserts nothing)."""
         repository = self.repository
         if key_taken:
             raise StorageIntegrityError(
