@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import coolname
+from uuid_utils import compat as uuid_compat
 
 _SLUG = re.compile(r"^[a-z]+-[a-z]+$")
 # Words we never put in a generated run name.
@@ -28,8 +29,17 @@ def later_than(earlier: datetime, now: datetime) -> datetime:
 
 
 def new_uuid() -> uuid.UUID:
-    """A random version-4 UUID (Prefect's run ids are ``uuid4``)."""
+    """A random version-4 UUID (Prefect's run and work-queue ids are ``uuid4``)."""
     return uuid.uuid4()
+
+
+def new_state_uuid() -> uuid.UUID:
+    """A time-ordered version-7 UUID (RFC 9562), as Prefect makes a new state's id.
+
+    The first 48 bits are the Unix time in milliseconds, the rest random, so ids sort by
+    creation time. The value is a plain :class:`uuid.UUID`.
+    """
+    return uuid_compat.uuid7()
 
 
 def adjective_animal_slug() -> str:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from flowrun_core.bulk import BulkCreateResult
-from flowrun_core.factories import adjective_animal_slug, new_uuid, utc_now
+from flowrun_core.factories import adjective_animal_slug, new_state_uuid, new_uuid, utc_now
 from flowrun_core.models import Created, CreatedBy, DeploymentFlowRunCreate, FlowRun
 from flowrun_core.options import ServiceOptions
 from flowrun_core.ports import Clock, IdFactory, NameFactory, Repository
@@ -24,7 +24,12 @@ class FlowRunService:
     Args:
         repository: the storage adapter (any :class:`~flowrun_core.ports.Repository`).
         clock: returns "now" as an aware ``datetime``; defaults to UTC wall time.
-        new_id: returns new run and state ids; defaults to ``uuid4``.
+        new_id: returns new run and work-queue ids; defaults to ``uuid4``, as Prefect.
+        new_state_id: returns new state ids (the run's first state, and its copy on a
+            parent task run). Defaults to a time-ordered UUIDv7, as Prefect, when
+            ``new_id`` is the default; when you inject ``new_id`` alone, states take their
+            ids from it too, so injecting ``clock``, ``new_id`` and ``new_name`` is enough
+            for deterministic runs.
         new_name: returns a run name when the caller gives none; defaults to an
             adjective-animal slug.
         options: opt-in behaviour beyond Prefect (:class:`ServiceOptions`); the default
@@ -50,11 +55,15 @@ class FlowRunService:
         new_id: IdFactory = new_uuid,
         new_name: NameFactory = adjective_animal_slug,
         options: ServiceOptions | None = None,
+        new_state_id: IdFactory | None = None,
     ) -> None:
+        if new_state_id is None:
+            new_state_id = new_state_uuid if new_id is new_uuid else new_id
         self._steps = CreateSteps(
             repository,
             clock=clock,
             new_id=new_id,
+            new_state_id=new_state_id,
             new_name=new_name,
             options=options if options is not None else ServiceOptions(),
         )
@@ -71,8 +80,13 @@ class FlowRunService:
 
     @property
     def new_id(self) -> IdFactory:
-        """The factory of run, state and work-queue ids."""
+        """The factory of run and work-queue ids."""
         return self._steps.new_id
+
+    @property
+    def new_state_id(self) -> IdFactory:
+        """The factory of state ids."""
+        return self._steps.new_state_id
 
     @property
     def new_name(self) -> NameFactory:

@@ -134,12 +134,14 @@ class CreateSteps:
         *,
         clock: Clock,
         new_id: IdFactory,
+        new_state_id: IdFactory,
         new_name: NameFactory,
         options: ServiceOptions,
     ) -> None:
         self.repository = repository
         self.clock = clock
         self.new_id = new_id
+        self.new_state_id = new_state_id
         self.new_name = new_name
         self.options = options
         self._fingerprints: FingerprintStore | None = None
@@ -210,7 +212,7 @@ class CreateSteps:
             repository.set_task_run_state(
                 run.parent_task_run_id,
                 parent_task_state(
-                    run.state, flow_run_id=run.id, clock=self.clock, new_id=self.new_id
+                    run.state, flow_run_id=run.id, clock=self.clock, new_id=self.new_state_id
                 ),
             )
         return Created(value=run, created=True)
@@ -264,7 +266,7 @@ class CreateSteps:
         state = initial_state(
             checked.request_state,
             clock=self.clock,
-            new_id=self.new_id,
+            new_id=self.new_state_id,
             flow_run_id=run_id,
             parent_task_run_id=request.parent_task_run_id,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -386,3 +387,74 @@ def test_idempotency_law(keys: list[str]) -> None:
         ids.setdefault(key, result.value.id)
         assert result.value.id == ids[key]
     assert repo.count_flow_runs() == len(set(keys))
+
+
+# -- id versions (spec §2 step 6, §3: run ids are uuid4, state ids UUIDv7) -----------------
+
+
+def _uuid7_millis(value: uuid.UUID) -> int:
+    """The Unix time in milliseconds a UUIDv7 carries in its first 48 bits."""
+    return value.int >> 80
+
+
+def test_default_ids_have_prefects_versions(env: Env) -> None:
+    env.seed.work_pool("pool-a")
+    dep = env.deployment(work_pool_name="pool-a")
+    before = int(datetime.now(UTC).timestamp() * 1000)
+    run = create(env, dep.id, work_queue_name="fresh-queue").value
+    after = int(datetime.now(UTC).timestamp() * 1000)
+    assert run.state is not None
+    assert run.id.version == 4
+    assert run.state.id.version == 7
+    assert run.state_id == run.state.id
+    assert before <= _uuid7_millis(run.state.id) <= after
+    assert run.work_queue_id is not None
+    assert run.work_queue_id.version == 4  # a queue the override created: the ORM's uuid4
+
+
+def test_default_state_ids_sort_by_creation(env: Env) -> None:
+    dep = env.deployment()
+    states = []
+    for _ in range(3):
+        state = create(env, dep.id).value.state
+        assert state is not None
+        states.append(state.id)
+        time.sleep(0.002)
+    assert states == sorted(states, key=lambda u: u.bytes)
+    assert len(set(states)) == 3
+
+
+def test_the_parent_task_runs_state_copy_gets_a_uuid7(env: Env) -> None:
+    dep = env.deployment()
+    task = env.seed.task_run(flow_run=env.seed.flow_run(deployment=dep, name="parent"))
+    run = create(env, dep.id, parent_task_run_id=task.id).value
+    stored = env.repo.get_task_run(task.id)
+    assert stored is not None
+    assert stored.state is not None
+    assert run.state is not None
+    assert stored.state.id.version == 7
+    assert stored.state.id != run.state.id
+
+
+def test_an_injected_id_factory_alone_also_names_the_states() -> None:
+    repo = InMemoryRepository()
+    seed = Seeder(repo)
+    dep = seed.deployment(seed.flow("f"), "d", enforce_parameter_schema=False)
+    service = FlowRunService(repo, new_id=make_ids(500))
+    run = service.create_flow_run_from_deployment(dep.id).value
+    assert run.state is not None
+    assert {run.id, run.state.id} == {uuid.UUID(int=500), uuid.UUID(int=501)}
+    assert service.new_state_id is service.new_id
+
+
+def test_an_injected_state_id_factory_names_only_the_states() -> None:
+    repo = InMemoryRepository()
+    seed = Seeder(repo)
+    dep = seed.deployment(seed.flow("f"), "d", enforce_parameter_schema=False)
+    service = FlowRunService(repo, new_id=make_ids(10), new_state_id=make_ids(900))
+    first = service.create_flow_run_from_deployment(dep.id).value
+    second = service.create_flow_run_from_deployment(dep.id).value
+    assert (first.id, second.id) == (uuid.UUID(int=10), uuid.UUID(int=11))
+    assert first.state is not None
+    assert second.state is not None
+    assert (first.state.id, second.state.id) == (uuid.UUID(int=900), uuid.UUID(int=901))

@@ -184,3 +184,12 @@ def test_unstorable_values_answer_404_for_an_unknown_deployment_else_422(env) ->
     assert json.loads(cesu.body) == cesu.json
     assert surrogate.status == 422
     assert surrogate.json["exception_detail"][0]["type"] == "string_unicode"
+
+
+def test_the_json_carries_a_uuid4_run_id_and_a_uuid7_state_id(env) -> None:
+    response = post(env)
+    assert response.status == 201
+    body = json.loads(response.body)
+    assert uuid.UUID(body["id"]).version == 4
+    assert uuid.UUID(body["state"]["id"]).version == 7
+    assert body["state_id"] == body["state"]["id"]
