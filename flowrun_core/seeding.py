@@ -20,7 +20,13 @@ from uuid import UUID
 
 import attrs
 
-from flowrun_core.factories import adjective_animal_slug, later_than, new_uuid, utc_now
+from flowrun_core.factories import (
+    adjective_animal_slug,
+    later_than,
+    new_state_uuid,
+    new_uuid,
+    utc_now,
+)
 from flowrun_core.json_types import JSON
 from flowrun_core.models import (
     Deployment,
@@ -59,6 +65,8 @@ class Seeder:
         clock: "now" for creation timestamps.
         new_id: ids for every new entity.
         new_name: names of pre-existing runs created without one.
+        new_state_id: ids of the states of pre-existing runs: UUIDv7 by default, as
+            Prefect makes them; an injected ``new_id`` alone names them too.
     """
 
     def __init__(
@@ -68,11 +76,15 @@ class Seeder:
         clock: Clock = utc_now,
         new_id: IdFactory = new_uuid,
         new_name: NameFactory = adjective_animal_slug,
+        new_state_id: IdFactory | None = None,
     ) -> None:
         self.repository = repository
         self.clock = clock
         self.new_id = new_id
         self.new_name = new_name
+        if new_state_id is None:
+            new_state_id = new_state_uuid if new_id is new_uuid else new_id
+        self.new_state_id = new_state_id
 
     def flow(
         self,
@@ -250,7 +262,7 @@ class Seeder:
             msg = "a pre-existing run needs a flow or a deployment"
             raise ValueError(msg)
         state = State(
-            id=self.new_id(),
+            id=self.new_state_id(),
             type=state_type,
             name=state_type.default_name if state_name is None else state_name,
             timestamp=self.clock(),

@@ -458,3 +458,16 @@ def test_an_injected_state_id_factory_names_only_the_states() -> None:
     assert first.state is not None
     assert second.state is not None
     assert (first.state.id, second.state.id) == (uuid.UUID(int=900), uuid.UUID(int=901))
+
+
+def test_seeded_runs_get_uuid7_states_unless_ids_are_injected() -> None:
+    repo = InMemoryRepository()
+    seed = Seeder(repo)
+    flow = seed.flow("f")
+    state = seed.flow_run(flow=flow, name="pre").state
+    assert state is not None
+    assert state.id.version == 7
+    injected = Seeder(repo, new_id=make_ids(70))
+    run = injected.flow_run(flow=flow, name="pre-2")
+    assert run.state is not None
+    assert {run.id, run.state.id} == {uuid.UUID(int=70), uuid.UUID(int=71)}
