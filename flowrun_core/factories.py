@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import coolname
@@ -40,6 +41,19 @@ def new_state_uuid() -> uuid.UUID:
     creation time. The value is a plain :class:`uuid.UUID`.
     """
     return uuid_compat.uuid7()
+
+
+def state_id_factory(
+    new_id: Callable[[], uuid.UUID], new_state_id: Callable[[], uuid.UUID] | None
+) -> Callable[[], uuid.UUID]:
+    """Where state ids come from: ``new_state_id`` if given, else as Prefect (UUIDv7).
+
+    An injected ``new_id`` given alone names the states too, so a caller who injects the
+    clock, id and name factories for deterministic runs gets them without a fourth one.
+    """
+    if new_state_id is not None:
+        return new_state_id
+    return new_state_uuid if new_id is new_uuid else new_id
 
 
 def adjective_animal_slug() -> str:

@@ -23,8 +23,8 @@ import attrs
 from flowrun_core.factories import (
     adjective_animal_slug,
     later_than,
-    new_state_uuid,
     new_uuid,
+    state_id_factory,
     utc_now,
 )
 from flowrun_core.json_types import JSON
@@ -82,9 +82,7 @@ class Seeder:
         self.clock = clock
         self.new_id = new_id
         self.new_name = new_name
-        if new_state_id is None:
-            new_state_id = new_state_uuid if new_id is new_uuid else new_id
-        self.new_state_id = new_state_id
+        self.new_state_id = state_id_factory(new_id, new_state_id)
 
     def flow(
         self,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from flowrun_core.bulk import BulkCreateResult
-from flowrun_core.factories import adjective_animal_slug, new_state_uuid, new_uuid, utc_now
+from flowrun_core.factories import adjective_animal_slug, new_uuid, state_id_factory, utc_now
 from flowrun_core.models import Created, CreatedBy, DeploymentFlowRunCreate, FlowRun
 from flowrun_core.options import ServiceOptions
 from flowrun_core.ports import Clock, IdFactory, NameFactory, Repository
@@ -57,13 +57,11 @@ class FlowRunService:
         options: ServiceOptions | None = None,
         new_state_id: IdFactory | None = None,
     ) -> None:
-        if new_state_id is None:
-            new_state_id = new_state_uuid if new_id is new_uuid else new_id
         self._steps = CreateSteps(
             repository,
             clock=clock,
             new_id=new_id,
-            new_state_id=new_state_id,
+            new_state_id=state_id_factory(new_id, new_state_id),
             new_name=new_name,
             options=options if options is not None else ServiceOptions(),
         )

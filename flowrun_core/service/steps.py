@@ -34,9 +34,7 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.options import (
-    ServiceOptions,
-)
+from flowrun_core.options import ServiceOptions
 from flowrun_core.ports import (
     Clock,
     FingerprintStore,
