@@ -109,7 +109,10 @@ class CircularSchemaRef(FlowRunError, ValueError):
 
 
 class InvalidParameterSchema(FlowRunError, ValueError):
-    """The deployment's parameter schema is not valid Draft 2020-12 (Prefect answers 500)."""
+    """The deployment's parameter schema is not valid Draft 2020-12 (Prefect answers 500).
+
+    The message starts with ``"Invalid schema: "``, as the wire layer's 422 detail does.
+    """
 
 
 class JobVariablesInvalid(FlowRunError, ValueError):

@@ -51,7 +51,7 @@ _TABLE: tuple[tuple[type[errors.FlowRunError], int, Callable[[errors.FlowRunErro
     (errors.ParameterValidationFailed, 409, _detail("Error creating flow run: ")),
     (errors.CircularSchemaRef, 422, _detail("Invalid schema: ")),
     # Prefect: 500. A schema that is not valid Draft 2020-12 cannot be enforced.
-    (errors.InvalidParameterSchema, 422, _detail("Invalid schema: ")),
+    (errors.InvalidParameterSchema, 422, _detail()),  # its message has the prefix
     (errors.JobVariablesInvalid, 422, _detail("Error creating flow run: ")),
     (errors.InvalidJobVariablesSchema, 422, _detail("Invalid schema: ")),
     (errors.BlockNotFound, 404, _detail()),

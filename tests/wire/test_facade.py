@@ -65,7 +65,11 @@ def post(env, body=b"{}", headers=None, deployment_id=None, options=None):
             422,
             {"detail": "Invalid schema: Unable to validate schema with circular references."},
         ),
-        (errors.InvalidParameterSchema("bad"), 422, {"detail": "Invalid schema: bad"}),
+        (
+            errors.InvalidParameterSchema("Invalid schema: bad"),
+            422,
+            {"detail": "Invalid schema: bad"},
+        ),
         (errors.JobVariablesInvalid("m"), 422, {"detail": "Error creating flow run: m"}),
         (errors.InvalidJobVariablesSchema("m"), 422, {"detail": "Invalid schema: m"}),
         (errors.BlockNotFound(), 404, {"detail": "Block not found."}),
@@ -193,3 +197,24 @@ def test_the_json_carries_a_uuid4_run_id_and_a_uuid7_state_id(env) -> None:
     assert uuid.UUID(body["id"]).version == 4
     assert uuid.UUID(body["state"]["id"]).version == 7
     assert body["state_id"] == body["state"]["id"]
+
+
+def test_an_invalid_deployment_schema_is_named_once(env) -> None:
+    service, _ = env
+    seed = Seeder(service.repository)
+    deployment = seed.deployment(
+        seed.flow("blocks"),
+        "untitled-block",
+        enforce_parameter_schema=True,
+        parameter_openapi_schema={
+            "type": "object",
+            "definitions": {"C": {"type": "object", "block_type_slug": "c", "properties": {}}},
+            "properties": {"c": {"$ref": "#/definitions/C"}},
+        },
+    )
+    response = post(env, b'{"parameters": {"c": {}}}', deployment_id=str(deployment.id))
+    assert response.status == 422
+    assert json.loads(response.body) == {
+        "detail": "Invalid schema: the block definition at '/definitions/C' must have a "
+        "string 'title'"
+    }
