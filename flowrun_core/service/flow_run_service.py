@@ -45,8 +45,6 @@ class FlowRunService:
     construction (read-only attributes).
     """
 
-    __slots__ = ("_steps",)
-
     def __init__(
         self,
         repository: Repository,
