@@ -13,8 +13,8 @@ fail with ``Invalid jinja: the template exceeds a resource limit: {what}.``. The
 * nested calls (macros, ``caller()``, recursive loops): at most :data:`MAX_CALL_DEPTH`;
 * total work (loop iterations, calls and text produced): at most :data:`MAX_WORK` units.
 
-Prefect loads the ``jinja2_humanize_extension`` filters (``humanize_naturalsize`` …). They are
-loaded here only when that package is installed.
+The ``jinja2_humanize_extension`` filters (``humanize_naturalsize``, ``humanize_intcomma`` …)
+are loaded, as Prefect loads them.
 
 :func:`parse_template` checks a template as Prefect does (syntax, then its loop limits) and
 :func:`render_template` renders it under the bounds; both raise
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import importlib.util
 import re
 import string
 import sys
@@ -543,7 +542,7 @@ class _HardenedEnvironment(ImmutableSandboxedEnvironment):
         super().__init__(
             undefined=jinja2.ChainableUndefined,
             finalize=_checked,
-            extensions=_optional_extensions(),
+            extensions=_EXTENSIONS,
         )
         self.globals["range"] = _capped_range
         self.filters = {
@@ -573,10 +572,8 @@ class _HardenedEnvironment(ImmutableSandboxedEnvironment):
         return _checked(result)
 
 
-def _optional_extensions() -> list[str]:
-    if importlib.util.find_spec("jinja2_humanize_extension") is None:
-        return []
-    return ["jinja2_humanize_extension.HumanizeExtension"]  # pragma: no cover
+_EXTENSIONS: Final = ["jinja2_humanize_extension.HumanizeExtension"]
+"""Prefect's template extensions: the ``humanize_*`` filters."""
 
 
 @functools.cache

@@ -186,6 +186,10 @@ def test_json_own_messages_where_prefect_answers_500() -> None:
             "  1   11,000",
         ),
         ("{{ 9**9**9 }}", str((9**9) ** 9)),  # jinja's `**` groups to the left
+        # Prefect's environment loads jinja2_humanize_extension (recorded on 3.9.1).
+        ("{{ 1000000 | humanize_naturalsize }}", "1.0 MB"),
+        ("{{ 1234567 | humanize_intcomma }}", "1,234,567"),
+        ("{{ 3 | humanize_ordinal }}", "3rd"),
     ],
 )
 def test_jinja_renders(template: str, expected: str) -> None:
