@@ -60,20 +60,45 @@ def _decode(
     except UnreadableBody as exc:
         return WireResponse(status=400, json={"detail": exc.message})
     except UnstorableValue as exc:
-        # Prefect accepts the body and looks the deployment up first (then crashes on 500).
         if not header_errors:
-            try:
-                missing = service.repository.get_deployment(UUID(deployment_id)) is None
-            except FlowRunError as storage_error:
-                return _problem(storage_error, options)
-            if missing:
-                return WireResponse(status=404, json={"detail": "Deployment not found"})
+            target = UUID(deployment_id)
+            earlier = _before_the_crash(service, target, exc, created_by, options)
+            if isinstance(earlier, WireResponse):
+                return earlier
+            if earlier and exc.request is not None:  # Prefect returns the stored run
+                return target, exc.request, created_by
         return invalid(tuple(header_errors) + exc.details, exc.request_body, options)
     except InvalidRequest as exc:
         return invalid(tuple(header_errors) + exc.details, exc.request_body, options)
     if header_errors:
         return invalid(tuple(header_errors), parsed_body(body), options)
     return UUID(deployment_id), request, created_by
+
+
+def _before_the_crash(
+    service: FlowRunService,
+    deployment_id: UUID,
+    exc: UnstorableValue,
+    created_by: CreatedBy | None,
+    options: WireOptions,
+) -> WireResponse | bool:
+    """What Prefect answers before it crashes on a value it cannot store.
+
+    Prefect accepts such a body, runs its rules, stores the run and only then fails (500).
+    So an unknown deployment is a 404, and for deep JSON every rule that fails first
+    answers as Prefect does (a schema check that recurses too deeply is its circular-
+    reference 422). Returns that answer; ``True`` when the idempotency key names a stored
+    run (Prefect returns it, so the caller replays it); ``False`` when nothing answers
+    first (the caller refuses the value with a 422). The dry run writes nothing.
+    """
+    try:
+        if exc.request is None:
+            if service.repository.get_deployment(deployment_id) is None:
+                return WireResponse(status=404, json={"detail": "Deployment not found"})
+            return False
+        return service.plan(deployment_id, exc.request, created_by=created_by).replay
+    except FlowRunError as error:
+        return _problem(error, options)
 
 
 def _problem(exc: FlowRunError, options: WireOptions) -> WireResponse:

@@ -55,8 +55,20 @@ class UnstorableValue(InvalidRequest):
 
     "Deep" means nested more than :data:`MAX_JSON_DEPTH` levels. Prefect accepts such a
     body, looks the deployment up, then fails with 500; the façade answers 404 for an
-    unknown deployment, as Prefect does, and 422 otherwise.
+    unknown deployment, as Prefect does, and 422 otherwise. For deep JSON, ``request`` is
+    the decoded request, so that the rules Prefect runs before it crashes (hydration,
+    schema enforcement, …) can still answer first.
     """
+
+    def __init__(
+        self,
+        details: list[ErrorDetail],
+        request_body: JSON = None,
+        *,
+        request: DeploymentFlowRunCreate | None = None,
+    ) -> None:
+        super().__init__(details, request_body)
+        self.request = request
 
 
 @cache
@@ -215,4 +227,4 @@ def _refuse_deep_values(body: bytes, request: DeploymentFlowRunCreate, parsed: J
         if json_depth_exceeds(getattr(request, name), MAX_JSON_DEPTH)
     ]
     if details:
-        raise UnstorableValue(details, parsed)
+        raise UnstorableValue(details, parsed, request=request)

@@ -218,3 +218,44 @@ def test_an_invalid_deployment_schema_is_named_once(env) -> None:
         "detail": "Invalid schema: the block definition at '/definitions/C' must have a "
         "string 'title'"
     }
+
+
+RECURSIVE_SCHEMA = {
+    "type": "object",
+    "properties": {"n": {"$ref": "#/definitions/N"}},
+    "definitions": {
+        "N": {
+            "anyOf": [{"type": "integer"}, {"type": "array", "items": {"$ref": "#/definitions/N"}}]
+        }
+    },
+}
+DEEP = b'{"parameters": {"n": ' + b"[" * 300 + b"1" + b"]" * 300 + b"}}"
+
+
+def test_rules_that_fail_before_a_deep_value_is_stored_answer_first(env) -> None:
+    # Prefect stores a deep value and then fails with 500; the rules it runs before that
+    # answer as it does: here the enforced schema recurses too deeply (recorded on 3.9.1).
+    service, _ = env
+    seed = Seeder(service.repository)
+    deployment = seed.deployment(
+        seed.flow("deep"), "recursive", parameter_openapi_schema=RECURSIVE_SCHEMA
+    )
+    response = post(env, DEEP, deployment_id=str(deployment.id))
+    assert (response.status, response.json) == (
+        422,
+        {"detail": "Invalid schema: Unable to validate schema with circular references."},
+    )
+    assert service.repository.count_flow_runs() == 0
+
+
+def test_a_deep_value_with_a_key_that_names_a_stored_run_replays_it(env) -> None:
+    service, _ = env
+    first = post(env, b'{"idempotency_key": "deep-key"}')
+    assert first.status == 201
+    deep_keyed = DEEP[:-1] + b', "idempotency_key": "deep-key"}'
+    replay = post(env, deep_keyed)
+    assert replay.status == 200
+    assert replay.json["id"] == first.json["id"]
+    fresh = post(env, DEEP[:-1] + b', "idempotency_key": "other-key"}')
+    assert fresh.status == 422
+    assert service.repository.count_flow_runs() == 1
