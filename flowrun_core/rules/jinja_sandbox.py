@@ -67,8 +67,12 @@ MAX_INT_BITS: Final = 1 << 17
 """Largest integer (in bits) a template may build."""
 MAX_OUTPUT_SIZE: Final = 1 << 20
 """Longest rendered template, in characters."""
-MAX_CALL_DEPTH: Final = 64
-"""Deepest nesting of calls (macros, ``caller()``, recursive loops)."""
+MAX_CALL_DEPTH: Final = 256
+"""Deepest nesting of calls (macros, ``caller()``, recursive loops).
+
+Above the depth at which Python's default recursion limit stops a template (some 150 to 200
+nested macro calls, as in Prefect, which then reports the ``RecursionError``): it bounds
+templates only in a process that has raised the recursion limit."""
 MAX_WORK: Final = 1 << 24
 """Work budget of one rendering: characters produced plus a fixed cost per iteration or call."""
 
@@ -118,8 +122,8 @@ def render_template(ast: nodes.Template) -> str:
     """Render a template from :func:`parse_template` inside the bounds.
 
     Raises:
-        HydrationFailed: a bound was exceeded, or rendering failed (Prefect's message).
-        RecursionError: the template nests too deeply (the caller words that error).
+        HydrationFailed: a bound was exceeded, or rendering failed (Prefect's message, also
+            when the calls nest past the recursion limit).
     """
     env = _environment()
     token = _BUDGET.set(_Budget())
@@ -132,13 +136,17 @@ def render_template(ast: nodes.Template) -> str:
             f"Invalid jinja: the template exceeds a resource limit: {exc}."
         ) from None
     except RecursionError:
-        raise
+        # Prefect reports it like any other error; its text depends on where the stack ran
+        # out, so the one Prefect 3.9.1 was recorded giving is used.
+        raise HydrationFailed(f"{_RENDER_FAILED}{_RECURSION_REPR}") from None
     except Exception as exc:  # noqa: BLE001 - Prefect reports every render error this way
-        raise HydrationFailed(
-            f"Invalid jinja: Failed to render template due to the following error: {exc!r}"
-        ) from None
+        raise HydrationFailed(f"{_RENDER_FAILED}{exc!r}") from None
     finally:
         _BUDGET.reset(token)
+
+
+_RENDER_FAILED: Final = "Invalid jinja: Failed to render template due to the following error: "
+_RECURSION_REPR: Final = "RecursionError('maximum recursion depth exceeded')"
 
 
 def _collect(pieces: Iterator[str]) -> str:
