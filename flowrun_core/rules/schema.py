@@ -29,7 +29,8 @@ Deviations from Prefect, all where Prefect answers 500 or has no stable answer:
 * A ``$ref`` cycle that does not consume the instance is detected when it is re-entered, so
   :class:`~flowrun_core.errors.CircularSchemaRef` is raised at once instead of after
   exhausting the interpreter stack. A real ``RecursionError`` (for example a very deep
-  instance under a self-recursive schema) still maps to ``CircularSchemaRef``, as in Prefect.
+  instance under a self-recursive schema) still maps to ``CircularSchemaRef``, as in Prefect,
+  and at about the same depth: the guard adds no stack frame of its own.
 * Prefect's ``_placeholders`` keyword is not added: it only fires for hydration-error
   placeholders, which never reach validation in this endpoint.
 * ``additionalProperties`` visits extra properties in instance order, where jsonschema's
@@ -124,16 +125,29 @@ def _guarded_ref(
     """
     active = _ACTIVE_REFS.get()
     if active is None:
-        yield from _DRAFT_REF(validator, ref, instance, schema)
+        yield from _follow(validator, ref, instance, schema)
         return
     key = (id(schema), id(instance))
     if key in active:
         raise _RefCycleError
     active.add(key)
     try:
-        yield from _DRAFT_REF(validator, ref, instance, schema)
+        yield from _follow(validator, ref, instance, schema)
     finally:
         active.discard(key)
+
+
+def _follow(validator: Any, ref: Any, instance: Any, schema: Mapping[str, Any]) -> Any:
+    """What jsonschema's own ``$ref`` keyword yields from, without its generator frame.
+
+    Calling its ``_validate_reference`` directly (jsonschema is pinned to 4.26) keeps one
+    generator per ``$ref``, as in Prefect, so a deep instance under a self-recursive schema
+    runs out of stack at the same nesting as there, not a tenth sooner.
+    """
+    follow = getattr(validator, "_validate_reference", None)
+    if follow is None:  # pragma: no cover - a jsonschema without it
+        return _DRAFT_REF(validator, ref, instance, schema)
+    return follow(ref=ref, instance=instance)
 
 
 _DRAFT_ADDITIONAL_PROPERTIES = Draft202012Validator.VALIDATORS["additionalProperties"]

@@ -1098,3 +1098,29 @@ def test_a_remembered_schema_is_never_used_for_a_changed_one() -> None:
     )
     with pytest.raises(ParameterValidationFailed):
         validate({"x": "a"}, loose, schema_id="dep-1")
+
+
+SELF_RECURSIVE = {
+    "type": "object",
+    "properties": {"n": {"$ref": "#/definitions/N"}},
+    "definitions": {
+        "N": {
+            "anyOf": [{"type": "integer"}, {"type": "array", "items": {"$ref": "#/definitions/N"}}]
+        }
+    },
+}
+
+
+def _arrays(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_a_deep_instance_runs_out_of_stack_about_where_prefect_does() -> None:
+    # Recorded on 3.9.1 (validation_b2_deep_instances_threshold): 140 nested arrays
+    # validate, 170 are reported as circular. The cycle guard adds no frame per $ref.
+    validate_parameters({"n": _arrays(140)}, SELF_RECURSIVE)
+    with pytest.raises(CircularSchemaRef):
+        validate_parameters({"n": _arrays(170)}, SELF_RECURSIVE)
