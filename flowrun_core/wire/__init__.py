@@ -27,7 +27,12 @@ from flowrun_core.wire._common import (
 from flowrun_core.wire.bulk import handle_bulk_create_flow_runs
 from flowrun_core.wire.headers import check_api_version, created_by_from_headers
 from flowrun_core.wire.problems import problem_for
-from flowrun_core.wire.request import UnreadableBody, UnstorableValue, decode_create_request
+from flowrun_core.wire.request import (
+    UnreadableBody,
+    UnstorableValue,
+    decode_create_request,
+    read_json_body,
+)
 from flowrun_core.wire.response import encode_flow_run
 
 __all__ = [
@@ -50,13 +55,22 @@ def _decode(
     if not PATH_UUID.fullmatch(deployment_id):
         return NOT_FOUND
     lowered = lower(headers)
+    content_type = lowered.get("content-type")
+    try:
+        # FastAPI parses a JSON body before the header checks run: a body that is not JSON
+        # is answered first, and alone (header problems are not reported with it).
+        read = read_json_body(body, content_type=content_type)
+    except UnreadableBody as exc:
+        return WireResponse(status=400, json={"detail": exc.message})
+    except InvalidRequest as exc:
+        return invalid(exc.details, exc.request_body, options)
     try:
         check_api_version(lowered)
     except InvalidHeader as exc:
         return WireResponse(status=400, json={"detail": exc.message})
     created_by, header_errors = created_by_from_headers(lowered)
     try:
-        request = decode_create_request(body, content_type=lowered.get("content-type"))
+        request = decode_create_request(body, content_type=content_type, read=read)
     except UnreadableBody as exc:
         return WireResponse(status=400, json={"detail": exc.message})
     except UnstorableValue as exc:

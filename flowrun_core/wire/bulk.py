@@ -20,7 +20,6 @@ fail); an integrity error fails only its item, with the single endpoint's confli
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from functools import cache
 from typing import Final
@@ -30,7 +29,7 @@ import cattrs
 
 from flowrun_core import errors
 from flowrun_core.bulk import BulkItemOutcome, BulkStatus
-from flowrun_core.errors import ErrorDetail, FlowRunError, InvalidHeader
+from flowrun_core.errors import ErrorDetail, FlowRunError, InvalidHeader, InvalidRequest
 from flowrun_core.json_types import JSON
 from flowrun_core.models import DeploymentFlowRunCreate
 from flowrun_core.service import FlowRunService
@@ -45,7 +44,7 @@ from flowrun_core.wire._common import (
 from flowrun_core.wire.converter import error_details, make_wire_converter
 from flowrun_core.wire.headers import check_api_version, created_by_from_headers
 from flowrun_core.wire.problems import INTEGRITY_CONFLICT, problem_for
-from flowrun_core.wire.request import UNREADABLE_BODY
+from flowrun_core.wire.request import UnreadableBody, read_json_body
 from flowrun_core.wire.response import encode_flow_run
 
 __all__ = ["ROLLED_BACK", "bulk_error_text", "handle_bulk_create_flow_runs"]
@@ -56,7 +55,6 @@ ROLLED_BACK: Final = (
 """The ``error`` of an item that succeeded alone but was undone with its atomic batch."""
 
 _MODEL_TYPE_MSG: Final = "Input should be a valid dictionary or object to extract fields from"
-_JSON_TYPES: Final = ("application/json",)
 
 
 @cache
@@ -87,35 +85,21 @@ def bulk_error_text(exc: FlowRunError, request: DeploymentFlowRunCreate) -> str:
     return exc.message
 
 
-def _is_json(content_type: str | None) -> bool:
-    if content_type is None:
-        return True
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media in _JSON_TYPES or (media.startswith("application/") and media.endswith("+json"))
-
-
 def _parse(
     body: bytes | None, content_type: str | None, options: WireOptions
 ) -> JSON | WireResponse:
     """The body as JSON, or the 400/422 answer Prefect gives when it cannot be read."""
+    try:
+        read = read_json_body(body, content_type=content_type)
+    except UnreadableBody as exc:
+        return WireResponse(status=400, json={"detail": exc.message})
+    except InvalidRequest as exc:
+        return invalid(exc.details, exc.request_body, options)
+    if read is not None:
+        return read.value
     if not body:
         return None
-    if not _is_json(content_type):
-        return body.decode("utf-8", "replace")
-    try:
-        parsed: JSON = json.loads(body)
-    except json.JSONDecodeError as exc:
-        detail = ErrorDetail(
-            type="json_invalid",
-            loc=("body", exc.pos),
-            msg="JSON decode error",
-            input={},
-            ctx={"error": exc.msg},
-        )
-        return invalid((detail,), exc.doc, options)
-    except (ValueError, RecursionError, MemoryError):
-        return WireResponse(status=400, json={"detail": UNREADABLE_BODY})
-    return parsed
+    return body.decode("utf-8", "replace")
 
 
 def _decode_item(item: JSON, index: int) -> DeploymentFlowRunCreate | list[ErrorDetail]:
@@ -184,14 +168,15 @@ def handle_bulk_create_flow_runs(
     if not PATH_UUID.fullmatch(deployment_id):
         return NOT_FOUND
     lowered = lower(headers)
+    # FastAPI parses a JSON body before the header checks run (see read_json_body).
+    parsed = _parse(body, lowered.get("content-type"), options)
+    if isinstance(parsed, WireResponse):
+        return parsed
     try:
         check_api_version(lowered)
     except InvalidHeader as exc:
         return WireResponse(status=400, json={"detail": exc.message})
     created_by, header_errors = created_by_from_headers(lowered)
-    parsed = _parse(body, lowered.get("content-type"), options)
-    if isinstance(parsed, WireResponse):
-        return parsed
     problems: list[ErrorDetail] = list(header_errors)
     requests: list[DeploymentFlowRunCreate] = []
     if parsed is None:

@@ -13,6 +13,7 @@ import re
 from functools import cache
 from typing import Final
 
+import attrs
 import cattrs
 
 from flowrun_core.errors import ErrorDetail, InvalidRequest
@@ -25,7 +26,14 @@ from flowrun_core.rules.hydration import (
 )
 from flowrun_core.wire.converter import error_details, make_wire_converter
 
-__all__ = ["UNREADABLE_BODY", "UnreadableBody", "UnstorableValue", "decode_create_request"]
+__all__ = [
+    "UNREADABLE_BODY",
+    "JSONBody",
+    "UnreadableBody",
+    "UnstorableValue",
+    "decode_create_request",
+    "read_json_body",
+]
 
 UNREADABLE_BODY: Final = "There was an error parsing the body"
 """Prefect's 400 ``detail`` when the body cannot be read as JSON at all."""
@@ -128,8 +136,32 @@ def _parse_json(body: bytes) -> JSON:
         raise UnreadableBody([detail], _as_text(body)) from None
 
 
+@attrs.frozen
+class JSONBody:
+    """A request body parsed as JSON (``value`` may be ``None``: the body was ``null``)."""
+
+    value: JSON
+
+
+def read_json_body(body: bytes | None, *, content_type: str | None = None) -> JSONBody | None:
+    """Parse the body as FastAPI does, before any header is checked.
+
+    FastAPI reads a JSON body before it runs the route's dependencies (Prefect's header
+    checks among them), so a body that is not valid JSON is answered first, and alone: 422
+    ``json_invalid``, or 400 for bytes that cannot be scanned at all. ``None`` when FastAPI
+    leaves the body unread at that point: it is empty, or its content type is not JSON.
+
+    Raises:
+        InvalidRequest: the body is not valid JSON (one ``json_invalid`` item).
+        UnreadableBody: the bytes cannot be scanned (invalid UTF-8, huge integers, …).
+    """
+    if not body or not _is_json_content_type(content_type):
+        return None
+    return JSONBody(_parse_json(body))
+
+
 def decode_create_request(
-    body: bytes | None, *, content_type: str | None = None
+    body: bytes | None, *, content_type: str | None = None, read: JSONBody | None = None
 ) -> DeploymentFlowRunCreate:
     """Decode and validate a create-flow-run request body.
 
@@ -137,6 +169,7 @@ def decode_create_request(
         body: The raw request body; ``None`` or ``b""`` means no body.
         content_type: The ``Content-Type`` header, or ``None`` when the request had none
             (Prefect then reads the body as JSON).
+        read: the body as :func:`read_json_body` already parsed it, if it did.
 
     Returns:
         The request as a domain value. ``name`` is ``None`` when a slug must be generated;
@@ -154,7 +187,7 @@ def decode_create_request(
         raise InvalidRequest([missing], None)
     if not _is_json_content_type(content_type):
         raise _invalid_body(_as_text(body))
-    parsed = _parse_json(body)
+    parsed = read.value if read is not None else _parse_json(body)
     if parsed is None:
         missing = ErrorDetail(type="missing", loc=("body",), msg="Field required", input=None)
         raise InvalidRequest([missing], None)

@@ -180,3 +180,16 @@ def test_plan_handler(setup) -> None:
     assert response.json["new_work_queue"] is None
     assert service.repository.count_flow_runs() == 0
     assert handle_plan_flow_run(service, dep, body({})).status == 409
+
+
+def test_a_bulk_body_that_is_not_json_is_answered_before_the_headers(setup) -> None:
+    service, dep, _ = setup
+    old = {"x-prefect-api-version": "0.7.0"}
+    unparsable = handle_bulk_create_flow_runs(service, dep, b"[{bad", old)
+    assert unparsable.status == 422
+    assert [d["type"] for d in unparsable.json["exception_detail"]] == ["json_invalid"]
+    huge = handle_bulk_create_flow_runs(service, dep, b"[" + b"9" * 5000 + b"]", old)
+    assert (huge.status, huge.json) == (400, {"detail": "There was an error parsing the body"})
+    parsed = handle_bulk_create_flow_runs(service, dep, body([]), old)
+    assert parsed.status == 400
+    assert "version" in parsed.json["detail"].lower()

@@ -259,3 +259,30 @@ def test_a_deep_value_with_a_key_that_names_a_stored_run_replays_it(env) -> None
     fresh = post(env, DEEP[:-1] + b', "idempotency_key": "other-key"}')
     assert fresh.status == 422
     assert service.repository.count_flow_runs() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "kind"),
+    [
+        # Recorded on 3.9.1 (header_b3_json_decode_vs_header_checks and the like): FastAPI
+        # parses a JSON body before Prefect's header checks run.
+        (b"{bad", {"x-prefect-api-version": "0.7.0"}, 422, "json_invalid"),
+        (b"[1,", {"x-prefect-api-version": "1.2"}, 422, "json_invalid"),
+        (b"{bad", {"prefect-automation-id": "nope"}, 422, "json_invalid"),
+        (b'{"context": {"n": ' + b"9" * 5000 + b"}}", {"x-prefect-api-version": "bad"}, 400, None),
+        # A body that parses is checked after the version header, as before.
+        (b'{"zzz": 1}', {"x-prefect-api-version": "0.7.0"}, 400, None),
+        (b"{bad", {"x-prefect-api-version": "0.7.0", "content-type": "text/plain"}, 400, None),
+    ],
+)
+def test_a_body_that_is_not_json_is_answered_before_the_headers(
+    env, body: bytes, headers: dict[str, str], status: int, kind: str | None
+) -> None:
+    response = post(env, body, headers)
+    assert response.status == status
+    if kind is not None:
+        assert [d["type"] for d in response.json["exception_detail"]] == [kind]
+    elif body.startswith(b'{"context"'):
+        assert response.json == {"detail": "There was an error parsing the body"}
+    else:
+        assert "version" in response.json["detail"].lower()
