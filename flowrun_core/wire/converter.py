@@ -206,14 +206,13 @@ def _json_object_hook(value: object, _: object = None) -> dict[str, JSON]:
     return _json_object(value)
 
 
-def _state_data(value: object, _: object = None) -> None:
-    """Only ``null`` or an unpersisted-result marker; Prefect crashes (500) on anything else."""
-    if value is None or (type(value) is dict and value.get("type") == "unpersisted"):
-        return
-    value_error(
-        'state data cannot be set when creating a flow run; send null or {"type": "unpersisted"}',
-        value,
-    )
+def _state_data(_value: object, _: object = None) -> None:
+    """Nothing is kept of ``state.data``; any value passes validation, as in Prefect.
+
+    Prefect crashes (500) after validating a body whose ``state.data`` is set; the wire
+    layer refuses such a body once everything else has passed (see
+    :func:`flowrun_core.wire.request.decode_create_request`).
+    """
 
 
 def _backfill_policy(values: dict[str, Any]) -> None:

@@ -357,7 +357,7 @@ _ISO_EXTENDED: Final = re.compile(
     rf"{_ISO_FRACTION})?)?{_ISO_TZ})?"
 )
 _ISO_BASIC: Final = re.compile(
-    r"(?P<y>[0-9]{4})(?:(?P<m>[0-9]{2})(?P<d>[0-9]{2})|W(?P<w>[0-9]{2})(?P<wd>[0-9])?)"
+    r"(?:(?P<y>[0-9]{4})(?:(?P<m>[0-9]{2})(?P<d>[0-9]{2})|W(?P<w>[0-9]{2})(?P<wd>[0-9])?))?"
     r"(?:(?P<sep>T)(?P<H>[0-9]{2})(?:(?P<M>[0-9]{2})(?:(?P<S>[0-9]{2})"
     rf"{_ISO_FRACTION})?)?{_ISO_TZ})?"
 )
@@ -406,6 +406,10 @@ def _pendulum_iso(text: str) -> datetime:
             raise _Unparsable
         return datetime(day.year, day.month, day.day, tzinfo=UTC)
     if day is not None and match["sep"] is None:
+        raise _Unparsable
+    if day is None and match["sep"] == "T" and match["S"] is not None:
+        # Recorded on 3.9.1: "T12", "T12:00" and "T1200" parse (today at that time), but a
+        # time with seconds after a bare "T" ("T12:00:00", "T12:00:00Z") does not.
         raise _Unparsable
     tz = UTC if match["z"] else _offset(match["sign"], match["oh"], match["om"])
     if tz is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.message
 import json
+import math
 import re
 from functools import cache
 from typing import Final
@@ -220,9 +221,46 @@ def decode_create_request(
                 )
             ]
         raise InvalidRequest(details, parsed) from None
+    _refuse_what_prefect_crashes_on(request, parsed)
     _refuse_deep_values(body, request, parsed)
     _refuse_lone_surrogates(body, parsed)
     return request
+
+
+_STATE_DATA_MSG: Final = (
+    'Value error, state data cannot be set when creating a flow run; send null or {"type": '
+    '"unpersisted"}'
+)
+
+
+def _refuse_what_prefect_crashes_on(request: DeploymentFlowRunCreate, parsed: JSON) -> None:
+    """Refuse (422) a valid body on which Prefect crashes after validating it (500).
+
+    Checked only once every field has passed, because Prefect's 422 for an invalid body
+    never mentions these: ``state.data`` other than ``null`` or an unpersisted-result
+    marker, and a non-finite ``retry_delay_seconds`` (Prefect stores it, then cannot
+    serialize its answer).
+    """
+    state = parsed.get("state") if type(parsed) is dict else None
+    data = state.get("data") if type(state) is dict else None
+    if data is not None and not (type(data) is dict and data.get("type") == "unpersisted"):
+        detail = ErrorDetail(
+            type="value_error",
+            loc=("body", "state", "data"),
+            msg=_STATE_DATA_MSG,
+            input=data,
+            ctx={"error": {}},
+        )
+        raise InvalidRequest([detail], parsed)
+    delay = request.empirical_policy.retry_delay_seconds
+    if not math.isfinite(delay):
+        detail = ErrorDetail(
+            type="finite_number",
+            loc=("body", "empirical_policy", "retry_delay_seconds"),
+            msg="Input should be a finite number",
+            input=None,
+        )
+        raise InvalidRequest([detail], parsed)
 
 
 def _refuse_lone_surrogates(body: bytes, parsed: JSON) -> None:

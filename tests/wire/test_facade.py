@@ -286,3 +286,42 @@ def test_a_body_that_is_not_json_is_answered_before_the_headers(
         assert response.json == {"detail": "There was an error parsing the body"}
     else:
         assert "version" in response.json["detail"].lower()
+
+
+def _items(response) -> list[tuple[str, list[object]]]:
+    return [(d["type"], d["loc"]) for d in response.json["exception_detail"]]
+
+
+def test_state_data_is_refused_only_once_everything_else_is_valid(env) -> None:
+    # Recorded on 3.9.1 (multi_b4_state_data_with_other_errors): Prefect validates the body
+    # without looking at state.data, and crashes on it afterwards.
+    both = post(env, b'{"state": {"type": "PENDING", "data": {"a": 1}, "name": 1}}')
+    assert (both.status, _items(both)) == (422, [("string_type", ["body", "state", "name"])])
+    alone = post(env, b'{"state": {"type": "PENDING", "data": {"a": 1}}}')
+    assert (alone.status, _items(alone)) == (422, [("value_error", ["body", "state", "data"])])
+
+
+def test_an_infinite_retry_delay_that_prefect_would_store_is_refused(env) -> None:
+    service, _ = env
+    body = b'{"empirical_policy": {"retry_delay_seconds": 1e400, "retry_delay": 3}}'
+    response = post(env, body)
+    assert response.status == 422
+    assert _items(response) == [
+        ("finite_number", ["body", "empirical_policy", "retry_delay_seconds"])
+    ]
+    assert service.repository.count_flow_runs() == 0
+
+
+@pytest.mark.parametrize(
+    ("moment", "status"),
+    [("T12", 201), ("T12:00", 201), ("T1200", 201), ("T12:00:00", 422), ("T12:00:00Z", 422)],
+)
+def test_time_only_values_after_a_bare_t_parse_as_in_prefect(env, moment: str, status: int) -> None:
+    # Recorded on 3.9.1 (datetime_b4_cache_expiration_time_only_forms and _misc).
+    body = {"state": {"type": "PAUSED", "state_details": {"pause_timeout": moment}}}
+    response = post(env, json.dumps(body).encode())
+    assert response.status == status
+    if status == 422:
+        assert response.json["exception_detail"][0]["msg"] == (
+            f"Value error, Unable to parse string [{moment}]"
+        )
