@@ -44,7 +44,7 @@ from flowrun_core.wire._common import (
 from flowrun_core.wire.converter import error_details, make_wire_converter
 from flowrun_core.wire.headers import check_api_version, created_by_from_headers
 from flowrun_core.wire.problems import INTEGRITY_CONFLICT, problem_for
-from flowrun_core.wire.request import UnreadableBody, read_json_body
+from flowrun_core.wire.request import UnreadableBody, crash_refusals, read_json_body
 from flowrun_core.wire.response import encode_flow_run
 
 __all__ = ["ROLLED_BACK", "bulk_error_text", "handle_bulk_create_flow_runs"]
@@ -107,7 +107,7 @@ def _decode_item(item: JSON, index: int) -> DeploymentFlowRunCreate | list[Error
     if type(item) is not dict:
         return [ErrorDetail(type="model_attributes_type", loc=loc, msg=_MODEL_TYPE_MSG, input=item)]
     try:
-        return _converter().structure(item, DeploymentFlowRunCreate)
+        request = _converter().structure(item, DeploymentFlowRunCreate)
     except RecursionError:
         message = "Value error, the request body is nested too deeply"
     except Exception as exc:  # noqa: BLE001 - every failure becomes an error detail
@@ -118,6 +118,8 @@ def _decode_item(item: JSON, index: int) -> DeploymentFlowRunCreate | list[Error
         if details:
             return details
         message = f"Value error, {exc}"
+    else:
+        return crash_refusals(request, item, loc) or request
     return [ErrorDetail(type="value_error", loc=loc, msg=message, input=None, ctx={"error": {}})]
 
 

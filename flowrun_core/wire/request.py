@@ -32,6 +32,7 @@ __all__ = [
     "JSONBody",
     "UnreadableBody",
     "UnstorableValue",
+    "crash_refusals",
     "decode_create_request",
     "read_json_body",
 ]
@@ -221,7 +222,9 @@ def decode_create_request(
                 )
             ]
         raise InvalidRequest(details, parsed) from None
-    _refuse_what_prefect_crashes_on(request, parsed)
+    refused = crash_refusals(request, parsed)
+    if refused:
+        raise InvalidRequest(refused, parsed)
     _refuse_deep_values(body, request, parsed)
     _refuse_lone_surrogates(body, parsed)
     return request
@@ -233,34 +236,38 @@ _STATE_DATA_MSG: Final = (
 )
 
 
-def _refuse_what_prefect_crashes_on(request: DeploymentFlowRunCreate, parsed: JSON) -> None:
-    """Refuse (422) a valid body on which Prefect crashes after validating it (500).
+def crash_refusals(
+    request: DeploymentFlowRunCreate, parsed: JSON, loc: tuple[str | int, ...] = ("body",)
+) -> list[ErrorDetail]:
+    """What to refuse (422) in a valid body on which Prefect crashes after validating it.
 
     Checked only once every field has passed, because Prefect's 422 for an invalid body
     never mentions these: ``state.data`` other than ``null`` or an unpersisted-result
     marker, and a non-finite ``retry_delay_seconds`` (Prefect stores it, then cannot
-    serialize its answer).
+    serialize its answer). ``loc`` is where the request sits in the body.
     """
     state = parsed.get("state") if type(parsed) is dict else None
     data = state.get("data") if type(state) is dict else None
     if data is not None and not (type(data) is dict and data.get("type") == "unpersisted"):
-        detail = ErrorDetail(
-            type="value_error",
-            loc=("body", "state", "data"),
-            msg=_STATE_DATA_MSG,
-            input=data,
-            ctx={"error": {}},
-        )
-        raise InvalidRequest([detail], parsed)
-    delay = request.empirical_policy.retry_delay_seconds
-    if not math.isfinite(delay):
-        detail = ErrorDetail(
-            type="finite_number",
-            loc=("body", "empirical_policy", "retry_delay_seconds"),
-            msg="Input should be a finite number",
-            input=None,
-        )
-        raise InvalidRequest([detail], parsed)
+        return [
+            ErrorDetail(
+                type="value_error",
+                loc=(*loc, "state", "data"),
+                msg=_STATE_DATA_MSG,
+                input=data,
+                ctx={"error": {}},
+            )
+        ]
+    if not math.isfinite(request.empirical_policy.retry_delay_seconds):
+        return [
+            ErrorDetail(
+                type="finite_number",
+                loc=(*loc, "empirical_policy", "retry_delay_seconds"),
+                msg="Input should be a finite number",
+                input=None,
+            )
+        ]
+    return []
 
 
 def _refuse_lone_surrogates(body: bytes, parsed: JSON) -> None:

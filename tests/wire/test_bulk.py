@@ -193,3 +193,16 @@ def test_a_bulk_body_that_is_not_json_is_answered_before_the_headers(setup) -> N
     parsed = handle_bulk_create_flow_runs(service, dep, body([]), old)
     assert parsed.status == 400
     assert "version" in parsed.json["detail"].lower()
+
+
+def test_bulk_items_with_state_data_are_refused_once_they_are_otherwise_valid(setup) -> None:
+    service, dep, _ = setup
+    items = [
+        {"state": {"type": "PENDING", "data": {"a": 1}}},
+        {"state": {"type": "PENDING", "data": {"a": 1}, "name": 1}},
+    ]
+    response = handle_bulk_create_flow_runs(service, dep, body(items))
+    assert response.status == 422
+    locs = [d["loc"] for d in response.json["exception_detail"]]
+    assert locs == [["body", 0, "state", "data"], ["body", 1, "state", "name"]]
+    assert service.repository.count_flow_runs() == 0
