@@ -1,9 +1,10 @@
 """The wire façade: request bytes in, Prefect's exact status code and JSON body out.
 
 Mount :func:`handle_create_flow_run` under ``POST /deployments/{id}/create_flow_run`` in any
-web framework: pass the raw path segment, the raw body (``None`` when the request had
-none) and the request headers, and send back ``response.status``, ``response.body`` and
-``content-type: application/json``.
+web framework: pass the path segment (raw or already percent-decoded: it is decoded as
+Starlette decodes the path, so ``%2D`` reads as a hyphen), the raw body (``None`` when the
+request had none) and the request headers, and send back ``response.status``,
+``response.body`` and ``content-type: application/json``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from flowrun_core.models import CreatedBy, DeploymentFlowRunCreate, WorkQueue
 from flowrun_core.service import FlowRunService
 from flowrun_core.wire._common import (
     NOT_FOUND,
-    PATH_UUID,
     WireOptions,
     WireResponse,
     invalid,
     lower,
     parsed_body,
+    path_uuid,
 )
 from flowrun_core.wire.bulk import handle_bulk_create_flow_runs
 from flowrun_core.wire.headers import check_api_version, created_by_from_headers
@@ -52,7 +53,8 @@ def _decode(
     options: WireOptions,
 ) -> WireResponse | tuple[UUID, DeploymentFlowRunCreate, CreatedBy | None]:
     """The checks before the service, in Prefect's order: an answer, or the decoded call."""
-    if not PATH_UUID.fullmatch(deployment_id):
+    target = path_uuid(deployment_id)
+    if target is None:
         return NOT_FOUND
     lowered = lower(headers)
     content_type = lowered.get("content-type")
@@ -75,7 +77,6 @@ def _decode(
         return WireResponse(status=400, json={"detail": exc.message})
     except UnstorableValue as exc:
         if not header_errors:
-            target = UUID(deployment_id)
             earlier = _before_the_crash(service, target, exc, created_by, options)
             if isinstance(earlier, WireResponse):
                 return earlier
@@ -86,7 +87,7 @@ def _decode(
         return invalid(tuple(header_errors) + exc.details, exc.request_body, options)
     if header_errors:
         return invalid(tuple(header_errors), parsed_body(body), options)
-    return UUID(deployment_id), request, created_by
+    return target, request, created_by
 
 
 def _before_the_crash(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from urllib.parse import unquote
+from uuid import UUID
 
 import attrs
 
@@ -21,6 +23,7 @@ __all__ = [
     "invalid",
     "lower",
     "parsed_body",
+    "path_uuid",
 ]
 
 # Starlette's uuid path converter (as shipped with Prefect 3.9.1): 32 hex digits in either
@@ -28,6 +31,16 @@ __all__ = [
 PATH_UUID = re.compile(
     r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 )
+
+
+def path_uuid(segment: str) -> UUID | None:
+    """The id a ``{deployment_id}`` path segment names, or ``None`` (404 "Not Found").
+
+    Starlette matches routes on the percent-decoded path, so ``%2D`` is a hyphen here too
+    (recorded on 3.9.1); a segment that decodes to anything but a uuid matches no route.
+    """
+    text = unquote(segment) if "%" in segment else segment
+    return UUID(text) if PATH_UUID.fullmatch(text) else None
 
 
 @attrs.frozen(kw_only=True)

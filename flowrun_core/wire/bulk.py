@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 from typing import Final
-from uuid import UUID
 
 import cattrs
 
@@ -35,11 +34,11 @@ from flowrun_core.models import DeploymentFlowRunCreate
 from flowrun_core.service import FlowRunService
 from flowrun_core.wire._common import (
     NOT_FOUND,
-    PATH_UUID,
     WireOptions,
     WireResponse,
     invalid,
     lower,
+    path_uuid,
 )
 from flowrun_core.wire.converter import error_details, make_wire_converter
 from flowrun_core.wire.headers import check_api_version, created_by_from_headers
@@ -167,7 +166,8 @@ def handle_bulk_create_flow_runs(
     :class:`~flowrun_core.wire.WireResponse`.
     """
     options = options or WireOptions()
-    if not PATH_UUID.fullmatch(deployment_id):
+    target = path_uuid(deployment_id)
+    if target is None:
         return NOT_FOUND
     lowered = lower(headers)
     # FastAPI parses a JSON body before the header checks run (see read_json_body).
@@ -202,7 +202,7 @@ def handle_bulk_create_flow_runs(
         return invalid(tuple(problems), parsed, options)
     try:
         result = service.create_flow_runs_from_deployment(
-            UUID(deployment_id), requests, atomic=options.bulk_atomic, created_by=created_by
+            target, requests, atomic=options.bulk_atomic, created_by=created_by
         )
     except FlowRunError as exc:
         status, payload = problem_for(exc)

@@ -87,7 +87,16 @@ def test_status_table(exc: errors.FlowRunError, status: int, body: dict) -> None
 
 @pytest.mark.parametrize(
     "path_id",
-    ["nope", "{x}", "", "urn:uuid:12345678-1234-5678-1234-567812345678", "1234"],
+    [
+        "nope",
+        "{x}",
+        "",
+        "urn:uuid:12345678-1234-5678-1234-567812345678",
+        "1234",
+        "%7B12345678-1234-5678-1234-567812345678%7D",
+        "12345678%2F1234-5678-1234-567812345678",
+        "12345678%252D1234-5678-1234-567812345678",
+    ],
 )
 def test_a_path_id_that_is_not_a_uuid_is_not_found(env, path_id: str) -> None:
     answer = post(env, deployment_id=path_id)
@@ -325,3 +334,13 @@ def test_time_only_values_after_a_bare_t_parse_as_in_prefect(env, moment: str, s
         assert response.json["exception_detail"][0]["msg"] == (
             f"Value error, Unable to parse string [{moment}]"
         )
+
+
+def test_a_percent_encoded_path_id_is_decoded_as_starlette_decodes_it(env) -> None:
+    # Recorded on 3.9.1 (path_b6_id_percent_encoded_and_slash): routes match the decoded path.
+    _, deployment = env
+    text = str(deployment.id)
+    assert post(env, deployment_id=text.replace("-", "%2D")).status == 201
+    assert post(env, deployment_id="%" + f"{ord(text[0]):X}" + text[1:]).status == 201
+    unknown = post(env, deployment_id=str(uuid.uuid4()).replace("-", "%2d"))
+    assert (unknown.status, unknown.json) == (404, {"detail": "Deployment not found"})
