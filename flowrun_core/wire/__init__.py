@@ -25,14 +25,13 @@ from flowrun_core.wire._common import (
     parsed_body,
     path_uuid,
 )
-from flowrun_core.wire.bulk import handle_bulk_create_flow_runs
+from flowrun_core.wire.bulk import handle_bulk_create_flow_runs, read_body
 from flowrun_core.wire.headers import check_api_version, created_by_from_headers
 from flowrun_core.wire.problems import problem_for
 from flowrun_core.wire.request import (
     UnreadableBody,
     UnstorableValue,
     decode_create_request,
-    read_json_body,
 )
 from flowrun_core.wire.response import encode_flow_run
 
@@ -58,14 +57,11 @@ def _decode(
         return NOT_FOUND
     lowered = lower(headers)
     content_type = lowered.get("content-type")
-    try:
-        # FastAPI parses a JSON body before the header checks run: a body that is not JSON
-        # is answered first, and alone (header problems are not reported with it).
-        read = read_json_body(body, content_type=content_type)
-    except UnreadableBody as exc:
-        return WireResponse(status=400, json={"detail": exc.message})
-    except InvalidRequest as exc:
-        return invalid(exc.details, exc.request_body, options)
+    # FastAPI parses a JSON body before the header checks run: a body that is not JSON is
+    # answered first, and alone (header problems are not reported with it).
+    read = read_body(body, content_type, options)
+    if isinstance(read, WireResponse):
+        return read
     try:
         check_api_version(lowered)
     except InvalidHeader as exc:

@@ -43,7 +43,12 @@ from flowrun_core.wire._common import (
 from flowrun_core.wire.converter import error_details, make_wire_converter
 from flowrun_core.wire.headers import check_api_version, created_by_from_headers
 from flowrun_core.wire.problems import INTEGRITY_CONFLICT, problem_for
-from flowrun_core.wire.request import UnreadableBody, crash_refusals, read_json_body
+from flowrun_core.wire.request import (
+    JSONBody,
+    UnreadableBody,
+    crash_refusals,
+    read_json_body,
+)
 from flowrun_core.wire.response import encode_flow_run
 
 __all__ = ["ROLLED_BACK", "bulk_error_text", "handle_bulk_create_flow_runs"]
@@ -84,16 +89,29 @@ def bulk_error_text(exc: FlowRunError, request: DeploymentFlowRunCreate) -> str:
     return exc.message
 
 
-def _parse(
+def read_body(
     body: bytes | None, content_type: str | None, options: WireOptions
-) -> JSON | WireResponse:
-    """The body as JSON, or the 400/422 answer Prefect gives when it cannot be read."""
+) -> JSONBody | WireResponse | None:
+    """:func:`~flowrun_core.wire.request.read_json_body`, with its failures as answers.
+
+    A body that is not JSON gets Prefect's 422 ``json_invalid`` (alone), bytes that cannot
+    be scanned its 400; ``None`` when the body is not read as JSON at this point.
+    """
     try:
-        read = read_json_body(body, content_type=content_type)
+        return read_json_body(body, content_type=content_type)
     except UnreadableBody as exc:
         return WireResponse(status=400, json={"detail": exc.message})
     except InvalidRequest as exc:
         return invalid(exc.details, exc.request_body, options)
+
+
+def _parse(
+    body: bytes | None, content_type: str | None, options: WireOptions
+) -> JSON | WireResponse:
+    """The body as JSON, or the 400/422 answer Prefect gives when it cannot be read."""
+    read = read_body(body, content_type, options)
+    if isinstance(read, WireResponse):
+        return read
     if read is not None:
         return read.value
     if not body:
