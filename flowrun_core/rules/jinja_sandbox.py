@@ -149,11 +149,18 @@ _RENDER_FAILED: Final = "Invalid jinja: Failed to render template due to the fol
 _RECURSION_REPR: Final = "RecursionError('maximum recursion depth exceeded')"
 
 
-def _collect(pieces: Iterator[str]) -> str:
-    """Join a rendering's pieces, refusing output past :data:`MAX_OUTPUT_SIZE`."""
+def _collect(pieces: Iterator[object]) -> str:
+    """Join a rendering's pieces, refusing output past :data:`MAX_OUTPUT_SIZE`.
+
+    A filter block can yield a non-string (``{% filter length %}``); joining would fail.
+    """
     collected: list[str] = []
     length = 0
-    for piece in pieces:
+    for index, piece in enumerate(pieces):
+        if not isinstance(piece, str):
+            # What joining them would raise, as Prefect's plain rendering does.
+            msg = f"sequence item {index}: expected str instance, {type(piece).__name__} found"
+            raise TypeError(msg)
         length += len(piece)
         if length > MAX_OUTPUT_SIZE:
             raise _LimitExceeded(f"output longer than {MAX_OUTPUT_SIZE} characters")
@@ -530,7 +537,7 @@ def _guard_filter(
     return guarded
 
 
-def _capped_range(*args: int) -> range:
+def _check_template_range(*args: int) -> range:
     """Prefect's ``range()``: at most 100 items."""
     numbers = range(*args)
     if len(numbers) > MAX_TEMPLATE_RANGE:
@@ -552,7 +559,7 @@ class _HardenedEnvironment(ImmutableSandboxedEnvironment):
             finalize=_checked,
             extensions=_EXTENSIONS,
         )
-        self.globals["range"] = _capped_range
+        self.globals["range"] = _check_template_range
         self.filters = {
             name: _guard_filter(func, _FILTER_PRECHECKS.get(name))
             for name, func in self.filters.items()

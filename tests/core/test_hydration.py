@@ -827,3 +827,13 @@ def test_a_placeholder_at_any_depth_is_hydrated(tree: dict[str, JSON], depth: in
     for _ in range(depth):
         leaf = leaf[0]["k"]  # type: ignore[call-overload,index]
     assert leaf == "hydrated"
+
+
+def test_a_filter_block_yielding_a_number_fails_as_the_join_does() -> None:
+    # Recorded on 3.9.1 (batch 7): Prefect's rendering joins the pieces and fails there.
+    expected = f"{RENDER_ERROR}TypeError('sequence item 0: expected str instance, int found')"
+    assert render_failure("{% filter e|length %}<i>{% endfilter %}") == expected
+
+
+def test_range_has_prefects_name() -> None:
+    assert render("{{ (range|string)[:31] }}") == "<function _check_template_range"
