@@ -9,14 +9,17 @@ live in ``test_postgres_processes.py``.
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -771,3 +774,34 @@ def test_entity_without_parent_task_run_is_an_integrity_error(repo: DisposableRe
     assert repo.create_flow_run(child).created
     with pytest.raises(StorageIntegrityError):
         repo.create_flow_run(run_of(flow, parent_task_run_id=uuid.uuid4()))
+
+
+# -- Prefect's recorded answers, replayed on PostgreSQL ------------------------------------
+
+COMPAT = Path(__file__).resolve().parents[1] / "compat"
+
+
+def _compat_pairs() -> list[tuple[Path, Path]]:
+    sys.path.insert(0, str(COMPAT))
+    from replay import scenario_pairs  # noqa: PLC0415 - the compat helpers live beside it
+
+    return scenario_pairs(COMPAT / "sample") + scenario_pairs(COMPAT / "extra")
+
+
+COMPAT_PAIRS = _compat_pairs()
+
+
+@pytest.mark.parametrize(
+    ("scenario_path", "result_path"), COMPAT_PAIRS, ids=[p[0].stem for p in COMPAT_PAIRS]
+)
+def test_recorded_prefect_answers_replay_on_postgres(
+    scenario_path: Path, result_path: Path
+) -> None:
+    import normalise as nm  # noqa: PLC0415 - on sys.path through _compat_pairs
+    from replay import replay_scenario  # noqa: PLC0415
+
+    expected = json.loads(result_path.read_text())
+    for scenario in nm.load_scenarios(scenario_path):
+        actual = replay_scenario(scenario, DisposableRepository)
+        differences = nm.compare_results(expected, actual)
+        assert differences == [], "\n".join(differences)
