@@ -22,6 +22,7 @@ if str(HERE) not in sys.path:
 
 import normalise as nm  # noqa: E402
 
+from flowrun_core.factories import adjective_animal_slug  # noqa: E402
 from flowrun_core.models import Deployment, Flow, FlowRun, StateType  # noqa: E402
 from flowrun_core.ports import Repository  # noqa: E402
 from flowrun_core.seeding import DEFAULT_AGENT_POOL, Seeder  # noqa: E402
@@ -55,9 +56,9 @@ def _deployment_json(dep: Deployment) -> dict[str, JSON]:
 class _Setup:
     """Creates a scenario's setup entities and remembers their ids by ref."""
 
-    def __init__(self, repository: Repository) -> None:
+    def __init__(self, repository: Repository, new_name: Callable[[], str]) -> None:
         self.repository = repository
-        self.seed = Seeder(repository)
+        self.seed = Seeder(repository, new_name=new_name)
         self.ids: dict[str, dict[str, str]] = {kind: {} for kind in nm.ENTITY_KINDS}
         self.flows: dict[str, Flow] = {}
         self.deployments: dict[str, Deployment] = {}
@@ -175,19 +176,39 @@ class _Setup:
         return snapshots
 
 
+def _distinct_slugs() -> Callable[[], str]:
+    """Prefect's adjective-animal slugs, never the same one twice in a scenario.
+
+    The recorded results number generated names by first appearance (``<slug:N>``), so two
+    runs that happened to draw the same slug would read as one; with hundreds of runs per
+    test session that happens now and then.
+    """
+    seen: set[str] = set()
+
+    def draw() -> str:
+        name = adjective_animal_slug()
+        while name in seen:
+            name = adjective_animal_slug()
+        seen.add(name)
+        return name
+
+    return draw
+
+
 def replay_scenario(
     scenario: Mapping[str, JSON], make_repository: Callable[[], Repository]
 ) -> dict[str, JSON]:
     """Replay one scenario on a fresh repository and return its normalised result."""
     repository = make_repository()
+    new_name = _distinct_slugs()
     try:
-        setup = _Setup(repository)
+        setup = _Setup(repository, new_name)
         setup_error = None
         try:
             setup.run(scenario.get("setup", {}))
         except Exception as exc:
             setup_error = f"{type(exc).__name__}: {exc}"
-        service = FlowRunService(repository)
+        service = FlowRunService(repository, new_name=new_name)
         responses: list[nm.RawResponse] = []
         if setup_error is None:
             ids = nm.flat_ids(setup.ids)
