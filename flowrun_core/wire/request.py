@@ -61,13 +61,14 @@ class UnreadableBody(InvalidRequest):
 
 
 class UnstorableValue(InvalidRequest):
-    """The body holds a value no store can keep: a lone surrogate, or deep JSON.
+    """The body holds a value Prefect cannot create a run with (it answers 500).
 
-    "Deep" means nested more than :data:`MAX_JSON_DEPTH` levels. Prefect accepts such a
+    That is a lone surrogate, deep JSON, or a state name longer than :data:`MAX_STATE_NAME`
+    characters. "Deep" means nested more than :data:`MAX_JSON_DEPTH` levels. Prefect accepts such a
     body, looks the deployment up, then fails with 500; the façade answers 404 for an
-    unknown deployment, as Prefect does, and 422 otherwise. For deep JSON, ``request`` is
-    the decoded request, so that the rules Prefect runs before it crashes (hydration,
-    schema enforcement, …) can still answer first.
+    unknown deployment, as Prefect does, and 422 otherwise. For deep JSON and long state
+    names, ``request`` is the decoded request, so that the rules Prefect runs before it
+    crashes (hydration, schema enforcement, an idempotency hit, …) can still answer first.
     """
 
     def __init__(
@@ -226,8 +227,33 @@ def decode_create_request(
     if refused:
         raise InvalidRequest(refused, parsed)
     _refuse_deep_values(body, request, parsed)
+    _refuse_long_state_names(request, parsed)
     _refuse_lone_surrogates(body, parsed)
     return request
+
+
+MAX_STATE_NAME: Final = 1007
+"""Longest state name Prefect can create a run with.
+
+Prefect emits an event named ``prefect.flow-run.{state name}`` inside the create's
+transaction; event names are capped at 1024 characters, so a longer state name makes the
+whole create fail (500, recorded on 3.9.1: 1007 characters pass, 1008 fail).
+"""
+
+
+def _refuse_long_state_names(request: DeploymentFlowRunCreate, parsed: JSON) -> None:
+    """Refuse a state name Prefect cannot emit its event for (422, after the rules)."""
+    state = request.state
+    if state is None or state.name is None or len(state.name) <= MAX_STATE_NAME:
+        return
+    detail = ErrorDetail(
+        type="string_too_long",
+        loc=("body", "state", "name"),
+        msg=f"String should have at most {MAX_STATE_NAME} characters",
+        input=state.name,
+        ctx={"max_length": MAX_STATE_NAME},
+    )
+    raise UnstorableValue([detail], parsed, request=request)
 
 
 _STATE_DATA_MSG: Final = (
