@@ -188,9 +188,12 @@ def decode_create_request(
     if not body:
         missing = ErrorDetail(type="missing", loc=("body",), msg="Field required", input=None)
         raise InvalidRequest([missing], None)
-    if not _is_json_content_type(content_type):
+    if read is not None:  # already read as JSON, content type included
+        parsed = read.value
+    elif _is_json_content_type(content_type):
+        parsed = _parse_json(body)
+    else:
         raise _invalid_body(_as_text(body))
-    parsed = read.value if read is not None else _parse_json(body)
     if parsed is None:
         missing = ErrorDetail(type="missing", loc=("body",), msg="Field required", input=None)
         raise InvalidRequest([missing], None)
