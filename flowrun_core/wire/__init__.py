@@ -24,8 +24,9 @@ from flowrun_core.wire._common import (
     lower,
     parsed_body,
     path_uuid,
+    read_body,
 )
-from flowrun_core.wire.bulk import handle_bulk_create_flow_runs, read_body
+from flowrun_core.wire.bulk import handle_bulk_create_flow_runs
 from flowrun_core.wire.headers import check_api_version, created_by_from_headers
 from flowrun_core.wire.problems import problem_for
 from flowrun_core.wire.request import (

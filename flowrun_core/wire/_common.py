@@ -10,9 +10,10 @@ from uuid import UUID
 
 import attrs
 
-from flowrun_core.errors import ErrorDetail
+from flowrun_core.errors import ErrorDetail, InvalidRequest
 from flowrun_core.json_types import JSON
 from flowrun_core.wire.problems import validation_envelope
+from flowrun_core.wire.request import JSONBody, UnreadableBody, read_json_body
 from flowrun_core.wire.response import encode_json
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "lower",
     "parsed_body",
     "path_uuid",
+    "read_body",
 ]
 
 # Starlette's uuid path converter (as shipped with Prefect 3.9.1): 32 hex digits in either
@@ -118,3 +120,19 @@ def invalid(
             details, request_body, include_detail=options.include_validation_detail
         ),
     )
+
+
+def read_body(
+    body: bytes | None, content_type: str | None, options: WireOptions
+) -> JSONBody | WireResponse | None:
+    """:func:`~flowrun_core.wire.request.read_json_body`, with its failures as answers.
+
+    A body that is not JSON gets Prefect's 422 ``json_invalid`` (alone), bytes that cannot
+    be scanned its 400; ``None`` when the body is not read as JSON at this point.
+    """
+    try:
+        return read_json_body(body, content_type=content_type)
+    except UnreadableBody as exc:
+        return WireResponse(status=400, json={"detail": exc.message})
+    except InvalidRequest as exc:
+        return invalid(exc.details, exc.request_body, options)

@@ -28,7 +28,7 @@ import cattrs
 
 from flowrun_core import errors
 from flowrun_core.bulk import BulkItemOutcome, BulkStatus
-from flowrun_core.errors import ErrorDetail, FlowRunError, InvalidHeader, InvalidRequest
+from flowrun_core.errors import ErrorDetail, FlowRunError, InvalidHeader
 from flowrun_core.json_types import JSON
 from flowrun_core.models import DeploymentFlowRunCreate
 from flowrun_core.service import FlowRunService
@@ -39,16 +39,12 @@ from flowrun_core.wire._common import (
     invalid,
     lower,
     path_uuid,
+    read_body,
 )
 from flowrun_core.wire.converter import error_details, make_wire_converter
 from flowrun_core.wire.headers import check_api_version, created_by_from_headers
 from flowrun_core.wire.problems import INTEGRITY_CONFLICT, problem_for
-from flowrun_core.wire.request import (
-    JSONBody,
-    UnreadableBody,
-    crash_refusals,
-    read_json_body,
-)
+from flowrun_core.wire.request import crash_refusals
 from flowrun_core.wire.response import encode_flow_run
 
 __all__ = ["ROLLED_BACK", "bulk_error_text", "handle_bulk_create_flow_runs"]
@@ -87,22 +83,6 @@ def bulk_error_text(exc: FlowRunError, request: DeploymentFlowRunCreate) -> str:
     if isinstance(body, dict) and isinstance(body.get("detail"), str):
         return str(body["detail"])
     return exc.message
-
-
-def read_body(
-    body: bytes | None, content_type: str | None, options: WireOptions
-) -> JSONBody | WireResponse | None:
-    """:func:`~flowrun_core.wire.request.read_json_body`, with its failures as answers.
-
-    A body that is not JSON gets Prefect's 422 ``json_invalid`` (alone), bytes that cannot
-    be scanned its 400; ``None`` when the body is not read as JSON at this point.
-    """
-    try:
-        return read_json_body(body, content_type=content_type)
-    except UnreadableBody as exc:
-        return WireResponse(status=400, json={"detail": exc.message})
-    except InvalidRequest as exc:
-        return invalid(exc.details, exc.request_body, options)
 
 
 def _parse(
