@@ -29,6 +29,7 @@ from flowrun_core.models import (
     Deployment,
     DeploymentFlowRunCreate,
     FlowRun,
+    LabelValue,
     State,
     StateCreate,
     WorkPool,
@@ -154,6 +155,8 @@ class CreateSteps:
         self._shared_reads: SharedDeploymentReads | None = (
             repository if isinstance(repository, SharedDeploymentReads) else None
         )
+        # The last deployment's own and system labels (see _labels).
+        self._deployment_labels: tuple[Deployment, dict[str, LabelValue]] | None = None
 
     def deployment(self, deployment_id: UUID) -> Deployment:
         """Step 1: the deployment, or ``DeploymentNotFound``."""
@@ -419,6 +422,26 @@ class CreateSteps:
             queue = self.repository.create_work_queue(queue)
         return queue, True
 
+    def _labels(
+        self, deployment: Deployment, request: DeploymentFlowRunCreate
+    ) -> dict[str, LabelValue]:
+        """The run's labels: the deployment's and the system labels, then the request's.
+
+        The first two depend on the deployment alone, so they are worked out once for the
+        deployment an adapter lends (:class:`SharedDeploymentReads` returns the same value
+        until it changes) and copied for each run.
+        """
+        cached = self._deployment_labels
+        if cached is None or cached[0] is not deployment:
+            base = run_labels(
+                deployment_labels=deployment.labels,
+                flow_id=deployment.flow_id,
+                deployment_id=deployment.id,
+                request_labels=None,
+            )
+            cached = self._deployment_labels = (deployment, base)
+        return {**cached[1], **request.labels} if request.labels else dict(cached[1])
+
     def _build_run(
         self,
         deployment: Deployment,
@@ -454,12 +477,7 @@ class CreateSteps:
             idempotency_key=request.idempotency_key,
             context={k: copy_json(v) for k, v in request.context.items()},
             tags=union_tags(deployment.tags, request.tags),
-            labels=run_labels(
-                deployment_labels=deployment.labels,
-                flow_id=deployment.flow_id,
-                deployment_id=deployment.id,
-                request_labels=request.labels,
-            ),
+            labels=self._labels(deployment, request),
             parent_task_run_id=request.parent_task_run_id,
             infrastructure_document_id=request.infrastructure_document_id
             or deployment.infrastructure_document_id,
