@@ -1,6 +1,7 @@
 """Floors: what one create cannot avoid, timed in the same rounds as the adapters.
 
-* **In-memory floor**: two ``uuid4``, a timestamp, a Prefect-style slug, a frozen attrs
+* **In-memory floor**: two ``uuid4`` (the fastest we know: ``uuid-utils``' compiled one, which
+  the service's run ids use too), a timestamp, a Prefect-style slug, a frozen attrs
   record of 32 fields, a dict insert (PERFORMANCE.md §3: ~12.7 µs).
 * **SQLite floors**: raw ``sqlite3`` writing the adapter's own row tuples (built before the
   timed region) into a ``flow_run``-shaped table (JSON text columns, ``id`` primary key, the
@@ -23,6 +24,7 @@ from typing import Any
 import attrs
 import coolname
 from flowrun_adapters.sqlite import rows as sqlite_rows
+from uuid_utils import compat as uuid_compat
 
 from benchmarks.scenarios import fresh_rows, human
 from benchmarks.timing import Variant
@@ -73,7 +75,7 @@ def memory_floor() -> Variant:
     deployment_id = uuid.uuid4()
     parameters = {"name": "bench", "count": 3}
     tags = ("bench",)
-    uuid4 = uuid.uuid4
+    uuid4 = uuid_compat.uuid4
     now = datetime.now
     slug = coolname.generate_slug
 

@@ -39,6 +39,7 @@ from flowrun_core.errors import (
     StorageTimeout,
     StorageUnavailable,
     TooManyFlowRuns,
+    TooManyRelatedResources,
     UnknownWorkQueue,
     WorkQueueWithoutPool,
 )
@@ -129,6 +130,7 @@ __all__ = [
     "StorageUnavailable",
     "TaskRun",
     "TooManyFlowRuns",
+    "TooManyRelatedResources",
     "UnknownWorkQueue",
     "Variable",
     "WorkPool",

@@ -142,6 +142,19 @@ class InvalidStateData(FlowRunError, ValueError):
     """``state.data`` was given (Prefect crashes with 500 and creates nothing)."""
 
 
+class TooManyRelatedResources(FlowRunError, ValueError):
+    """The run's first state-change event would name too many related resources.
+
+    Prefect emits ``prefect.flow-run.{state}`` inside the create; its events allow at most
+    100 related resources, so Prefect answers 500 and creates nothing. ``count`` is how
+    many the event would have had.
+    """
+
+    def __init__(self, message: str, count: int) -> None:
+        super().__init__(message)
+        self.count = count
+
+
 class IdempotencyKeyReused(FlowRunError, ValueError):
     """Strict idempotency: the key was used before with a different payload.
 

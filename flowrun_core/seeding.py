@@ -275,7 +275,8 @@ class Seeder:
             name=name or self.new_name(),
             flow_id=flow_id,
             deployment_id=None if deployment is None else deployment.id,
-            deployment_version=None if deployment is None else deployment.version,
+            # A field of the client's body there, not copied from the deployment.
+            deployment_version=None,
             parameters=dict(parameters or {}),
             idempotency_key=idempotency_key,
             empirical_policy=FlowRunPolicy(),

@@ -49,6 +49,11 @@ from flowrun_core.rules.idempotency import Fingerprint, pointer_diff
 from flowrun_core.rules.idempotency import fingerprint as fingerprint_of
 from flowrun_core.rules.job_variables import validate_job_variables
 from flowrun_core.rules.parameters import effective_enforcement, merge_parameters
+from flowrun_core.rules.related_resources import (
+    MAX_RELATED_RESOURCES,
+    check_related_resources,
+    related_resource_count,
+)
 from flowrun_core.rules.schema import validate_parameters
 from flowrun_core.rules.state import (
     initial_state,
@@ -203,6 +208,7 @@ class CreateSteps:
                 self.check_replay(deployment, request, stored, fingerprint)
                 return Created(value=stored, created=False)
         run = self.assemble(deployment, request, checked, created_by)
+        self.check_event(run)
         result = repository.create_flow_run(as_stored(run))
         if not result.created:
             self.check_replay(deployment, request, result.value, fingerprint)
@@ -337,6 +343,24 @@ class CreateSteps:
         parent = run.parent_task_run_id
         if parent is not None and repository.get_task_run(parent) is None:
             raise StorageIntegrityError(f"Task run {parent} does not exist.")
+
+    def check_event(self, run: FlowRun) -> None:
+        """Refuse ``run`` when its first state-change event would name too many resources.
+
+        See :mod:`flowrun_core.rules.related_resources`: Prefect fails such a create with a
+        500 once the run is inserted, so the insert's own integrity errors answer first.
+        """
+        repository = self.repository
+        flow = repository.get_flow(run.flow_id)
+        flow_tags = () if flow is None else flow.tags
+        if related_resource_count(run, flow_tags=flow_tags) <= MAX_RELATED_RESOURCES:
+            return
+        key = run.idempotency_key
+        key_taken = key == "" and (
+            repository.get_flow_run_by_idempotency_key(run.flow_id, key) is not None
+        )
+        self.check_insert(run, key_taken=key_taken)
+        check_related_resources(run, flow_tags=flow_tags)
 
     # -- steps ------------------------------------------------------------------------
 

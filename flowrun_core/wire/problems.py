@@ -60,6 +60,9 @@ _TABLE: tuple[tuple[type[errors.FlowRunError], int, Callable[[errors.FlowRunErro
     (errors.InvalidWorkQueueName, 422, _detail()),
     # Prefect: 500 (reading the result artifact crashes; nothing is created).
     (errors.InvalidStateData, 422, _detail()),
+    # Prefect: 500 (its state-change event refuses more than 100 related resources, and
+    # the create is rolled back).
+    (errors.TooManyRelatedResources, 422, _detail()),
     # Beyond Prefect (opt-in). A reused key is a semantic error in the body (the IETF
     # Idempotency-Key draft: 422 for a key reused with a different payload).
     (errors.IdempotencyKeyReused, 422, _key_reused),

@@ -76,6 +76,7 @@ def post(env, body=b"{}", headers=None, deployment_id=None, options=None):
         (errors.WorkQueueWithoutPool("w"), 400, {"detail": "w"}),
         (errors.InvalidWorkQueueName("q"), 422, {"detail": "q"}),
         (errors.InvalidStateData("s"), 422, {"detail": "s"}),
+        (errors.TooManyRelatedResources("r", 101), 422, {"detail": "r"}),
         (errors.StorageIntegrityError("x"), 409, {"detail": INTEGRITY_CONFLICT}),
         (errors.StorageLocked("x"), 503, {"exception_message": "Service Unavailable"}),
         (errors.StorageCorrupt("x"), 503, {"exception_message": "Service Unavailable"}),
