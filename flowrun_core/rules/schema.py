@@ -23,9 +23,12 @@ Deviations from Prefect, all where Prefect answers 500 or has no stable answer:
   :class:`~flowrun_core.errors.InvalidParameterSchema` whose message starts with
   ``"Invalid schema: "``: jsonschema's own message when ``check_schema`` fails, or a sentence
   naming the offending location when preprocessing would crash (Prefect: 500).
-* Schemas nested deeper than :data:`MAX_SCHEMA_DEPTH` containers, or whose compact JSON is
-  longer than :data:`MAX_SCHEMA_SIZE` characters, are rejected the same way. (Prefect
-  answers 422 "circular" or 500 for very deep schemas, depending on its stack depth.)
+* A schema whose compact JSON is longer than :data:`MAX_SCHEMA_SIZE` characters is rejected
+  the same way. A schema nested deeper than :data:`MAX_SCHEMA_DEPTH` containers gets
+  Prefect's own answer to a schema its stack cannot check,
+  :class:`~flowrun_core.errors.CircularSchemaRef`; the meta-schema check runs at Prefect's
+  stack depth (:mod:`flowrun_core.rules.stack_depth`), so a schema whose subschemas nest
+  too deeply for Prefect is "circular" here at the same depth.
 * A ``$ref`` cycle that does not consume the instance is detected when it is re-entered, so
   :class:`~flowrun_core.errors.CircularSchemaRef` is raised at once instead of after
   exhausting the interpreter stack. A real ``RecursionError`` (for example a very deep
@@ -50,6 +53,7 @@ from calendar import monthrange
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
+from functools import partial
 from typing import Any, Final
 
 import attrs
@@ -77,6 +81,7 @@ from flowrun_core.rules.schema_preprocess import (
     preprocess_schema,
     remove_required,
 )
+from flowrun_core.rules.stack_depth import PREFECT_CHECK_SCHEMA_DEPTH, call_at_depth
 
 __all__ = [
     "INVALID_SCHEMA_PREFIX",
@@ -91,8 +96,9 @@ __all__ = [
     "validation_report",
 ]
 
-MAX_SCHEMA_SIZE: Final = 1_000_000
-"""Longest accepted schema, in characters of compact JSON."""
+MAX_SCHEMA_SIZE: Final = 64_000_000
+"""Longest accepted schema, in characters of compact JSON (Prefect sets no bound; a schema
+is kept in the validator cache, so this bounds what one cached entry can hold)."""
 
 _CACHE_SIZE: Final = 256
 
@@ -359,8 +365,7 @@ def _cache_key(schema: object, mode: tuple[object, ...]) -> tuple[object, ...]:
             schema, separators=(",", ":"), ensure_ascii=False, default=_encode_mapping
         )
     except RecursionError:
-        msg = f"{INVALID_SCHEMA_PREFIX}nesting is deeper than {MAX_SCHEMA_DEPTH} levels"
-        raise InvalidParameterSchema(msg) from None
+        raise CircularSchemaRef from None
     except (TypeError, ValueError) as exc:
         msg = f"{INVALID_SCHEMA_PREFIX}not a JSON document ({exc})"
         raise InvalidParameterSchema(msg) from None
@@ -371,6 +376,29 @@ def _cache_key(schema: object, mode: tuple[object, ...]) -> tuple[object, ...]:
 
 
 def _build(
+    schema: Mapping[str, JSON],
+    *,
+    preprocess: bool,
+    allow_none_with_default: bool,
+    ignore_required: bool,
+    check: bool,
+    formats: bool,
+) -> _Compiled:
+    try:
+        return _build_unguarded(
+            schema,
+            preprocess=preprocess,
+            allow_none_with_default=allow_none_with_default,
+            ignore_required=ignore_required,
+            check=check,
+            formats=formats,
+        )
+    except RecursionError:
+        # A schema nested below MAX_SCHEMA_DEPTH, under a caller whose own stack is deep.
+        raise CircularSchemaRef from None
+
+
+def _build_unguarded(
     schema: Mapping[str, JSON],
     *,
     preprocess: bool,
@@ -415,7 +443,11 @@ def _check_schema(schema: JSON) -> str | None:
         CircularSchemaRef: The meta-schema check ran out of stack (Prefect's answer too).
     """
     try:
-        Draft202012Validator.check_schema(schema)  # type: ignore[arg-type]
+        # At Prefect's own stack depth: how deep a schema can be checked depends on it.
+        call_at_depth(
+            PREFECT_CHECK_SCHEMA_DEPTH,
+            partial(Draft202012Validator.check_schema, schema),  # type: ignore[arg-type]
+        )
     except SchemaError as exc:
         return exc.message
     except RecursionError:
@@ -471,10 +503,8 @@ def schema_problem(schema: JSON) -> str | None:
     found = _CACHE.get(key)
     if found is None:
         if depth_exceeds(schema, MAX_SCHEMA_DEPTH):
-            problem: str | None = f"nesting is deeper than {MAX_SCHEMA_DEPTH} levels"
-        else:
-            problem = _check_schema(plain_copy(schema))
-        found = _Compiled(problem=problem)
+            raise CircularSchemaRef
+        found = _Compiled(problem=_check_schema(plain_copy(schema)))
         _CACHE.put(key, found)
     return found.problem
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from flowrun_core.errors import InvalidParameterSchema
+from flowrun_core.errors import CircularSchemaRef, InvalidParameterSchema
 from flowrun_core.json_types import JSON
 
 __all__ = [
@@ -29,11 +29,15 @@ __all__ = [
 INVALID_SCHEMA_PREFIX: Final = "Invalid schema: "
 """Every :class:`InvalidParameterSchema` message starts with this text."""
 
-MAX_SCHEMA_DEPTH: Final = 100
-"""Deepest accepted nesting of objects and arrays in a schema (the root object is level 1).
+MAX_SCHEMA_DEPTH: Final = 400
+"""Deepest nesting of objects and arrays in a schema that is worked on (the root is level 1).
 
-Chosen so that jsonschema's own recursion (about six Python frames per level when the
-meta-schema is checked) stays far below the default recursion limit.
+A deeper schema is answered as Prefect answers one its stack cannot check:
+:class:`~flowrun_core.errors.CircularSchemaRef`. Prefect checks a schema whose *subschemas*
+nest up to about 117 levels (see :mod:`flowrun_core.rules.stack_depth`), and data nested in a
+schema (a ``default``, ``const`` or ``examples`` value) far deeper, until its own deep copy
+of the schema runs out of stack (a 500, at some 480 levels); this bound sits below that,
+where every walk here still has stack to spare.
 """
 
 _JSONPointerElement = str | int
@@ -168,19 +172,53 @@ def depth_exceeds(value: object, limit: int) -> bool:
 
 
 def plain_copy(value: object) -> JSON:
-    """Deep-copy a JSON tree into plain ``dict``s and ``list``s (depth already bounded)."""
+    """Deep-copy a JSON tree into plain ``dict``s and ``list``s (any depth)."""
+    try:
+        return _plain_copy_recursive(value)
+    except RecursionError:
+        return _plain_copy_iterative(value)
+
+
+def _plain_copy_recursive(value: object) -> JSON:
     if isinstance(value, Mapping):
-        return {str(k): plain_copy(v) for k, v in value.items()}
+        return {str(k): _plain_copy_recursive(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [plain_copy(v) for v in value]
+        return [_plain_copy_recursive(v) for v in value]
     return value  # type: ignore[return-value]
 
 
+def _plain_copy_iterative(value: object) -> JSON:
+    def empty(node: object) -> dict[str, JSON] | list[JSON] | None:
+        if isinstance(node, Mapping):
+            return {}
+        if isinstance(node, list | tuple):
+            return []
+        return None
+
+    root = empty(value)
+    if root is None:
+        return value  # type: ignore[return-value]
+    stack: list[tuple[Any, dict[str, JSON] | list[JSON]]] = [(value, root)]
+    while stack:
+        source, target = stack.pop()
+        items = source.items() if isinstance(source, Mapping) else enumerate(source)
+        for key, child in items:
+            copied = empty(child)
+            if copied is None:
+                copied = child
+            else:
+                stack.append((child, copied))
+            if isinstance(target, dict):
+                target[str(key)] = copied
+            else:
+                target.append(copied)
+    return root
+
+
 def plain_schema_copy(schema: Mapping[str, JSON]) -> dict[str, JSON]:
-    """A plain copy of ``schema``; ``InvalidParameterSchema`` if it nests too deeply."""
+    """A plain copy of ``schema``; ``CircularSchemaRef`` past :data:`MAX_SCHEMA_DEPTH`."""
     if depth_exceeds(schema, MAX_SCHEMA_DEPTH):
-        msg = f"{INVALID_SCHEMA_PREFIX}nesting is deeper than {MAX_SCHEMA_DEPTH} levels"
-        raise InvalidParameterSchema(msg)
+        raise CircularSchemaRef
     copied = plain_copy(schema)
     assert isinstance(copied, dict)  # noqa: S101 - a Mapping copies to a dict
     return copied
@@ -204,7 +242,8 @@ def preprocess_schema(
 
     Raises:
         InvalidParameterSchema: Prefect's preprocessing would crash on this schema (it
-            answers 500), or the schema is nested deeper than :data:`MAX_SCHEMA_DEPTH`.
+            answers 500).
+        CircularSchemaRef: The schema is nested deeper than :data:`MAX_SCHEMA_DEPTH`.
     """
     copied = plain_schema_copy(schema)
     try:

@@ -800,17 +800,47 @@ def _nested(levels: int) -> dict[str, Any]:
     return schema
 
 
-def test_depth_budget() -> None:
-    # Each level is two containers (the schema and its `properties`), plus the leaf schema.
-    within = (MAX_SCHEMA_DEPTH - 1) // 2
-    validate_parameters({}, _nested(within))
-    with pytest.raises(InvalidParameterSchema) as info:
-        validate_parameters({}, _nested(within + 1))
-    assert info.value.message == f"Invalid schema: nesting is deeper than {MAX_SCHEMA_DEPTH} levels"
+def _not_chain(levels: int) -> dict[str, Any]:
+    inner: Any = {"type": "integer"}
+    for _ in range(levels):
+        inner = {"not": inner}
+    return {"type": "object", "properties": {"a": inner}}
+
+
+def _at_stack_depth(frames: int, call: Any) -> Any:
+    return call() if frames <= 0 else _at_stack_depth(frames - 1, call)
+
+
+@pytest.mark.parametrize("caller_frames", [0, 300])
+def test_subschemas_nest_as_deep_as_prefect_checks_them_whoever_calls(caller_frames: int) -> None:
+    # Recorded on Prefect 3.9.1 (schema_b9_deep_not_chain_117/118): 117 nested `not` are
+    # checked, 118 exhaust its stack and are "circular". The caller's own depth (a test
+    # runner, a web framework) does not move the threshold.
+    _at_stack_depth(caller_frames, lambda: validate_parameters({"a": "x"}, _not_chain(117)))
+    with pytest.raises(CircularSchemaRef):
+        _at_stack_depth(caller_frames, lambda: validate_parameters({"a": "x"}, _not_chain(118)))
+
+
+def test_data_nested_in_a_schema_is_not_schema_depth() -> None:
+    deep: Any = 1
+    for _ in range(300):
+        deep = [deep]
+    schema = {"type": "object", "properties": {"a": {"type": "integer", "default": deep}}}
+    validate_parameters({"a": 1}, schema)
+    with pytest.raises(ParameterValidationFailed):
+        validate_parameters({"a": "x"}, schema)
+
+
+def test_past_the_depth_bound_a_schema_is_circular_as_in_prefect() -> None:
+    deep: Any = 1
+    for _ in range(MAX_SCHEMA_DEPTH):
+        deep = [deep]
+    with pytest.raises(CircularSchemaRef):
+        validate_parameters({}, {"type": "object", "default": deep})
 
 
 def test_a_very_deep_schema_does_not_blow_the_stack() -> None:
-    with pytest.raises(InvalidParameterSchema):
+    with pytest.raises(CircularSchemaRef):
         validate_parameters({}, _nested(5000))
 
 
@@ -837,10 +867,8 @@ def test_schema_problem() -> None:
     )
     # No preprocessing: a boolean property schema is fine for check_schema.
     assert schema_problem({"properties": {"a": True}}) is None
-    assert (
+    with pytest.raises(CircularSchemaRef):
         schema_problem(_nested(MAX_SCHEMA_DEPTH))
-        == f"nesting is deeper than {MAX_SCHEMA_DEPTH} levels"
-    )
 
 
 # ------------------------------------------------------------------------------------------

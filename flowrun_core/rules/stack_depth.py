@@ -1,0 +1,70 @@
+"""Run a recursive check at the stack depth Prefect 3.9.1 runs it at.
+
+jsonschema recurses once per level of a schema, so how deep a schema Prefect can check before
+Python's recursion limit stops it (and it answers "circular references") depends on how many
+frames lie under the check. A check run on our caller's stack would give out at a depth that
+depends on the caller (a test runner, a web framework). :func:`call_at_depth` runs it on a
+fresh thread, under exactly as many frames as Prefect's endpoint has, so the threshold is
+Prefect's wherever this library is called from. It costs a thread start (some 100 µs), so it
+is used only where the result is cached: the meta-schema check of a new schema.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Final, TypeVar
+
+__all__ = ["PREFECT_CHECK_SCHEMA_DEPTH", "call_at_depth", "frames_below"]
+
+_T = TypeVar("_T")
+
+PREFECT_CHECK_SCHEMA_DEPTH: Final = 34
+"""The stack depth of the frame that calls jsonschema's ``check_schema`` in Prefect's endpoint
+(``jsonschema.validate``'s, measured on Prefect 3.9.1's API app in process, as the compat
+oracle runs it). With the
+default recursion limit, a property schema of 117 nested ``not`` passes there and 118 is
+reported circular; the recorded scenarios ``schema_b9_deep_not_chain_*`` pin that."""
+
+
+def frames_below() -> int:
+    """How many frames lie under the caller's frame, the caller's own included."""
+    frame: FrameType | None = sys._getframe(1)  # noqa: SLF001 - reads the depth cheaply
+    count = 0
+    while frame is not None:
+        count += 1
+        frame = frame.f_back
+    return count
+
+
+def _descend(levels: int, call: Callable[[], _T]) -> _T:
+    if levels > 0:
+        return _descend(levels - 1, call)
+    return call()
+
+
+def call_at_depth(depth: int, call: Callable[[], _T]) -> _T:
+    """``call()``, called on a new thread from a frame at stack depth ``depth``.
+
+    Returns what ``call`` returns and raises what it raises (``RecursionError`` included).
+    """
+    outcome: list[tuple[bool, object]] = []
+
+    def run() -> None:
+        try:
+            # frames_below() counts run's own frame; each _descend level adds one, and the
+            # last one, at ``depth``, calls ``call``.
+            outcome.append((True, _descend(depth - frames_below() - 1, call)))
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name="flowrun-schema-check")
+    thread.start()
+    thread.join()
+    ok, value = outcome[0]
+    if not ok:
+        assert isinstance(value, BaseException)  # noqa: S101 - recorded just above
+        raise value
+    return value  # type: ignore[return-value]
