@@ -385,29 +385,6 @@ def _build(
     formats: bool,
 ) -> _Compiled:
     try:
-        return _build_unguarded(
-            schema,
-            preprocess=preprocess,
-            allow_none_with_default=allow_none_with_default,
-            ignore_required=ignore_required,
-            check=check,
-            formats=formats,
-        )
-    except RecursionError:
-        # A schema nested below MAX_SCHEMA_DEPTH, under a caller whose own stack is deep.
-        raise CircularSchemaRef from None
-
-
-def _build_unguarded(
-    schema: Mapping[str, JSON],
-    *,
-    preprocess: bool,
-    allow_none_with_default: bool,
-    ignore_required: bool,
-    check: bool,
-    formats: bool,
-) -> _Compiled:
-    try:
         if preprocess:
             prepared: JSON = preprocess_schema(
                 schema, allow_none_with_default=allow_none_with_default
@@ -468,14 +445,18 @@ def _compiled(
     key = _cache_key(schema, mode)
     found = _CACHE.get(key)
     if found is None:
-        found = _build(
-            schema,
-            preprocess=preprocess,
-            allow_none_with_default=allow_none_with_default,
-            ignore_required=ignore_required,
-            check=check,
-            formats=formats,
-        )
+        try:
+            found = _build(
+                schema,
+                preprocess=preprocess,
+                allow_none_with_default=allow_none_with_default,
+                ignore_required=ignore_required,
+                check=check,
+                formats=formats,
+            )
+        except RecursionError:
+            # A schema nested below MAX_SCHEMA_DEPTH, under a caller whose stack is deep.
+            raise CircularSchemaRef from None
         _CACHE.put(key, found)
     if found.problem is not None:
         raise InvalidParameterSchema(found.problem)
