@@ -96,9 +96,10 @@ __all__ = [
     "validation_report",
 ]
 
-MAX_SCHEMA_SIZE: Final = 64_000_000
-"""Longest accepted schema, in characters of compact JSON (Prefect sets no bound; a schema
-is kept in the validator cache, so this bounds what one cached entry can hold)."""
+MAX_SCHEMA_SIZE: Final = 1_000_000
+"""Longest accepted schema, in characters of compact JSON. Prefect sets no bound, and checks
+every schema again on every call: a schema of 6,000 described properties (1.5 MB) costs it
+seconds per create; here it is refused (422)."""
 
 _CACHE_SIZE: Final = 256
 
