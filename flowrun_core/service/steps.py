@@ -63,6 +63,7 @@ from flowrun_core.rules.state import (
 )
 from flowrun_core.rules.stored_form import as_stored
 from flowrun_core.rules.tags_labels import run_labels, union_tags
+from flowrun_core.rules.variable_value import as_read_back
 from flowrun_core.rules.work_queue import (
     check_new_queue_name,
     lowest_free_priority,
@@ -84,7 +85,7 @@ class _WorkspaceVariables(Mapping[str, JSON]):
             variable = self._repository.get_variable(name)
             if variable is None:
                 raise KeyError(name)
-            self._seen[name] = variable.value
+            self._seen[name] = as_read_back(variable.value)
         return copy_json(self._seen[name])
 
     def __contains__(self, name: object) -> bool:

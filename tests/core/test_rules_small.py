@@ -26,6 +26,7 @@ from flowrun_core.rules.state import (
     with_default_scheduled_time,
 )
 from flowrun_core.rules.tags_labels import deployment_labels, run_labels, union_tags
+from flowrun_core.rules.variable_value import as_read_back
 from flowrun_core.rules.work_queue import (
     check_new_queue_name,
     lowest_free_priority,
@@ -274,3 +275,54 @@ def test_estimates() -> None:
     )
     assert running.estimated_run_time(later) > 0
     assert running.estimated_start_time_delta(later) == 0.0
+
+
+# -- a workspace variable's value as read back -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stored", "read"),
+    [
+        (3.0, 3),
+        (-3.0, -3),
+        (0.0, 0),
+        (-0.0, 0),
+        (1e16, 10_000_000_000_000_000),
+        (9.2e18, 9_200_000_000_000_000_000),
+        (9007199254740993.0, 9_007_199_254_740_992),
+    ],
+)
+def test_whole_floats_in_int64_come_back_as_integers(stored: float, read: int) -> None:
+    got = as_read_back(stored)
+    assert type(got) is int
+    assert got == read
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        0.5,
+        1e300,
+        9.223372036854776e18,  # 2**63: outside int64
+        -9.223372036854776e18,  # -2**63: SQLite's bound is strict
+        9.3e18,
+        5e-324,
+        [1.0, -0.0],
+        {"a": 1.0},
+        "3.0",
+        True,
+        False,
+        None,
+        3,
+    ],
+)
+def test_other_values_come_back_unchanged(stored: object) -> None:
+    got = as_read_back(stored)  # type: ignore[arg-type]
+    assert got is stored
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_read_back_keeps_the_number(value: float) -> None:
+    got = as_read_back(value)
+    assert got == value
+    assert type(got) is (int if value.is_integer() and abs(value) < 2.0**63 else float)

@@ -133,6 +133,26 @@ def test_hydration_runs_even_without_enforcement(env: Env) -> None:
     }
 
 
+def test_a_whole_float_variable_hydrates_as_prefect_reads_it_back(env: Env) -> None:
+    # Prefect's SQLite column has NUMERIC affinity: a bare 3.0 is read back as 3.
+    env.seed.variable("whole", 3.0)
+    env.seed.variable("nested", [3.0])
+    placeholder = {"__prefect_kind": "workspace_variable", "variable_name": "whole"}
+    dep = env.deployment(
+        parameters={
+            "w": placeholder,
+            "n": {"__prefect_kind": "workspace_variable", "variable_name": "nested"},
+        },
+        parameter_openapi_schema={"type": "object", "properties": {"s": {"type": "string"}}},
+    )
+    run = create(env, dep.id).value
+    assert run.parameters == {"w": 3, "n": [3.0]}
+    assert type(run.parameters["w"]) is int
+    assert type(run.parameters["n"][0]) is float  # type: ignore[index]
+    with pytest.raises(ParameterValidationFailed, match=r"Failure reason: 3 is not"):
+        create(env, dep.id, parameters={"s": placeholder}, enforce_parameter_schema=True)
+
+
 def test_hydration_error_comes_before_enforcement(env: Env) -> None:
     dep = env.deployment(enforce_parameter_schema=True, has_parameter_schema=False)
     with pytest.raises(HydrationFailed, match=r"^Variable 'nope' not found in workspace\.$"):
