@@ -25,6 +25,7 @@ from flowrun_core.errors import (
     JobVariablesInvalid,
     MissingParameterSchema,
     ParameterValidationFailed,
+    ScheduledTimeOutOfRange,
     SchemaViolation,
     StorageAccessDenied,
     StorageClosed,
@@ -64,6 +65,7 @@ from flowrun_core.models import (
 )
 from flowrun_core.ports import (
     Clock,
+    CreationLookups,
     FingerprintStore,
     IdFactory,
     NameFactory,
@@ -83,6 +85,7 @@ __all__ = [
     "Clock",
     "Created",
     "CreatedBy",
+    "CreationLookups",
     "Deployment",
     "DeploymentFlowRunCreate",
     "DeploymentNotFound",
@@ -108,6 +111,7 @@ __all__ = [
     "NameFactory",
     "ParameterValidationFailed",
     "Repository",
+    "ScheduledTimeOutOfRange",
     "SchemaViolation",
     "Seeder",
     "ServiceOptions",

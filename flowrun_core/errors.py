@@ -7,6 +7,8 @@ the status table lives in ``flowrun_core.wire.problems``.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
 
 from flowrun_core.json_types import JSON
@@ -153,6 +155,19 @@ class TooManyRelatedResources(FlowRunError, ValueError):
     def __init__(self, message: str, count: int) -> None:
         super().__init__(message)
         self.count = count
+
+
+class ScheduledTimeOutOfRange(FlowRunError, ValueError):
+    """The run's scheduled time has no UTC equivalent (it falls outside years 1 to 9999 there).
+
+    Prefect stores a run's start times in UTC; converting such a time fails once the run is
+    inserted, and nothing is stored (Prefect answers 201 for the missing run without an
+    idempotency key, 503 with one). ``value`` is the time as given.
+    """
+
+    def __init__(self, message: str, value: datetime) -> None:
+        super().__init__(message)
+        self.value = value
 
 
 class IdempotencyKeyReused(FlowRunError, ValueError):

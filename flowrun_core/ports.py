@@ -220,6 +220,30 @@ class FingerprintStore(Protocol):
 
 
 @runtime_checkable
+class CreationLookups(Protocol):
+    """**Protocol**: an optional capability: the lookups Prefect's creation routes make.
+
+    :class:`~flowrun_core.seeding.Seeder` uses them to register entities as Prefect's own
+    routes would. Deployment creation binds a deployment that names a queue but no pool to
+    the first queue of that name in *any* pool while ``default-agent-pool`` does not exist
+    (``ensure_work_queue_exists``); task-run creation returns the existing task run with
+    the same flow run, task key and dynamic key. Without the capability the Seeder always
+    uses ``default-agent-pool`` and always inserts a new task run. Pinned by
+    ``RepositoryContract``'s creation-lookup tests.
+    """
+
+    def find_work_queues(self, name: str, /) -> Sequence[WorkQueue]:
+        """Every queue with this exact (case-sensitive) name, in any pool, in creation order."""
+        ...
+
+    def find_task_run(
+        self, flow_run_id: UUID | None, task_key: str, dynamic_key: str, /
+    ) -> TaskRun | None:
+        """The task run with these keys (``None`` matches task runs outside any flow run)."""
+        ...
+
+
+@runtime_checkable
 class SharedDeploymentReads(Protocol):
     """**Protocol**: an optional capability: read a deployment without copying it.
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from uuid import UUID
 
-import attrs
-
 from flowrun_core.factories import (
     adjective_animal_slug,
     later_than,
@@ -35,16 +33,20 @@ from flowrun_core.models import (
     FlowRunPolicy,
     InfrastructureDocument,
     LabelValue,
-    State,
-    StateDetails,
+    StateCreate,
     StateType,
     TaskRun,
     Variable,
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import Clock, IdFactory, NameFactory, Repository
-from flowrun_core.rules.state import apply_initial_state
+from flowrun_core.ports import Clock, CreationLookups, IdFactory, NameFactory, Repository
+from flowrun_core.rules.state import (
+    apply_initial_state,
+    initial_state,
+    with_default_scheduled_time,
+)
+from flowrun_core.rules.stored_form import as_stored
 from flowrun_core.rules.tags_labels import FLOW_ID_LABEL, deployment_labels, run_labels
 from flowrun_core.rules.work_queue import lowest_free_priority
 
@@ -92,9 +94,19 @@ class Seeder:
         labels: Mapping[str, LabelValue] | None = None,
         id: UUID | None = None,  # noqa: A002 - the entity's own field name
     ) -> Flow:
-        """Register a flow."""
-        flow = Flow(id=id or self.new_id(), name=name, tags=tuple(tags), labels=dict(labels or {}))
-        self.repository.add_flow(flow)
+        """Register a flow, or return the flow already registered under ``name``.
+
+        As Prefect's ``POST /flows/``, which creates a flow only when its name is new and
+        never changes an existing one (``tags``, ``labels`` and ``id`` are then ignored).
+        """
+        with self.repository.transaction():
+            existing = self.repository.list_flows(name=name)
+            if existing:
+                return existing[0]
+            flow = Flow(
+                id=id or self.new_id(), name=name, tags=tuple(tags), labels=dict(labels or {})
+            )
+            self.repository.add_flow(flow)
         return flow
 
     def work_pool(
@@ -222,10 +234,26 @@ class Seeder:
                 raise LookupError(f"Work pool {work_pool_name!r} does not exist.")
             return self.work_queue(work_pool_name, work_queue_name or DEFAULT_QUEUE)
         if work_queue_name:
-            if self.repository.get_work_pool_by_name(DEFAULT_AGENT_POOL) is None:
-                self.work_pool(DEFAULT_AGENT_POOL)
-            return self.work_queue(DEFAULT_AGENT_POOL, work_queue_name)
+            return self._ensure_work_queue(work_queue_name)
         return None
+
+    def _ensure_work_queue(self, name: str) -> WorkQueue:
+        """The queue a deployment naming ``name`` and no pool is bound to, as in Prefect.
+
+        Prefect's ``ensure_work_queue_exists``: while ``default-agent-pool`` does not exist,
+        the first queue of that name in any pool (a pool's ``default`` queue included);
+        otherwise, or when there is none, the queue of that name in ``default-agent-pool``,
+        created (with the pool) if missing. Searching every pool needs the repository's
+        :class:`~flowrun_core.ports.CreationLookups` capability; without it the queue is
+        always in ``default-agent-pool``.
+        """
+        if self.repository.get_work_pool_by_name(DEFAULT_AGENT_POOL) is None:
+            if isinstance(self.repository, CreationLookups):
+                found = self.repository.find_work_queues(name)
+                if found:
+                    return found[0]
+            self.work_pool(DEFAULT_AGENT_POOL, type="prefect-agent")
+        return self.work_queue(DEFAULT_AGENT_POOL, name)
 
     def flow_run(
         self,
@@ -236,15 +264,24 @@ class Seeder:
         parameters: Mapping[str, JSON] | None = None,
         tags: Iterable[str] = (),
         idempotency_key: str | None = None,
-        state_type: StateType = StateType.PENDING,
+        state_type: StateType | None = None,
         state_name: str | None = None,
         labels: Mapping[str, LabelValue] | None = None,
+        state: StateCreate | None = None,
     ) -> FlowRun:
         """Insert a pre-existing run (as Prefect's plain ``POST /flow_runs/`` would).
 
         Give a ``deployment`` (the run then belongs to it and to its flow) or a ``flow``.
-        Without a state the run is PENDING.
+        The first state is ``state`` (a whole state as a client sends it: message and
+        details included), or one of ``state_type`` named ``state_name``; without either
+        the run is PENDING. A SCHEDULED state without a scheduled time is scheduled now.
+        Tags are kept as given, in order and with repeats, as that route keeps them. A
+        truthy ``idempotency_key`` that already names a run of the flow returns that run
+        unchanged, as the route does.
         """
+        if state is not None and (state_type is not None or state_name is not None):
+            msg = "give either a whole state or state_type/state_name, not both"
+            raise ValueError(msg)
         if deployment is not None:
             flow_id = deployment.flow_id
             run_labels_ = run_labels(
@@ -259,14 +296,14 @@ class Seeder:
         else:
             msg = "a pre-existing run needs a flow or a deployment"
             raise ValueError(msg)
-        state = State(
-            id=self.new_state_id(),
-            type=state_type,
-            name=state_type.default_name if state_name is None else state_name,
-            timestamp=self.clock(),
+        if state is None:
+            kind = StateType.PENDING if state_type is None else state_type
+            state = StateCreate(type=kind, name=state_name)
+        first = initial_state(
+            with_default_scheduled_time(state, self.clock),
+            clock=self.clock,
+            new_id=self.new_state_id,
         )
-        if state_type is StateType.SCHEDULED:
-            state = attrs.evolve(state, state_details=StateDetails(scheduled_time=state.timestamp))
         created = self.clock()
         run = FlowRun(
             id=self.new_id(),
@@ -280,14 +317,19 @@ class Seeder:
             parameters=dict(parameters or {}),
             idempotency_key=idempotency_key,
             empirical_policy=FlowRunPolicy(),
-            tags=tuple(sorted(set(tags))),
+            tags=tuple(tags),  # as given: Prefect keeps order and repeats
             labels=run_labels_,
             # Prefect's plain create leaves a null out of the INSERT (column default {}),
             # except on the idempotency-key path, which stores the null.
             job_variables=None if idempotency_key else {},
         )
-        run = apply_initial_state(run, state)
-        self.repository.add_flow_run(run)
+        run = as_stored(apply_initial_state(run, first))
+        with self.repository.transaction():
+            if idempotency_key:
+                existing = self.repository.get_flow_run_by_idempotency_key(flow_id, idempotency_key)
+                if existing is not None:
+                    return existing
+            self.repository.add_flow_run(run)
         return run
 
     def task_run(
@@ -298,13 +340,24 @@ class Seeder:
         task_key: str = "task",
         dynamic_key: str = "0",
     ) -> TaskRun:
-        """Register a task run, optionally inside ``flow_run``."""
-        task_run = TaskRun(
-            id=self.new_id(),
-            flow_run_id=None if flow_run is None else flow_run.id,
-            name=name,
-            task_key=task_key,
-            dynamic_key=dynamic_key,
-        )
-        self.repository.add_task_run(task_run)
+        """Register a task run, optionally inside ``flow_run``.
+
+        As Prefect's ``POST /task_runs/``, a task run with the same flow run (or none),
+        task key and dynamic key is the one returned, unchanged (this needs the repository's
+        :class:`~flowrun_core.ports.CreationLookups` capability).
+        """
+        flow_run_id = None if flow_run is None else flow_run.id
+        with self.repository.transaction():
+            if isinstance(self.repository, CreationLookups):
+                found = self.repository.find_task_run(flow_run_id, task_key, dynamic_key)
+                if found is not None:
+                    return found
+            task_run = TaskRun(
+                id=self.new_id(),
+                flow_run_id=flow_run_id,
+                name=name,
+                task_key=task_key,
+                dynamic_key=dynamic_key,
+            )
+            self.repository.add_task_run(task_run)
         return task_run

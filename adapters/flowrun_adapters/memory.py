@@ -34,7 +34,12 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import FingerprintStore, Repository, SharedDeploymentReads
+from flowrun_core.ports import (
+    CreationLookups,
+    FingerprintStore,
+    Repository,
+    SharedDeploymentReads,
+)
 
 __all__ = ["InMemoryRepository"]
 
@@ -147,7 +152,7 @@ def _run_from_row(row: _RunRow) -> FlowRun:
     return FlowRun(**dict(zip(_RUN_FIELDS, _fresh_containers(row), strict=True)))
 
 
-class InMemoryRepository(Repository, FingerprintStore, SharedDeploymentReads):
+class InMemoryRepository(Repository, FingerprintStore, SharedDeploymentReads, CreationLookups):
     """A thread-safe, in-process :class:`~flowrun_core.ports.Repository`.
 
     It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`),
@@ -280,6 +285,27 @@ class InMemoryRepository(Repository, FingerprintStore, SharedDeploymentReads):
         with self._lock:
             self._check_open()
             return [q for q in self._queues.values() if q.work_pool_id == work_pool_id]
+
+    def find_work_queues(self, name: str, /) -> Sequence[WorkQueue]:
+        """Every queue with this exact name, in any pool, in creation order."""
+        with self._lock:
+            self._check_open()
+            return [q for q in self._queues.values() if q.name == name]
+
+    def find_task_run(
+        self, flow_run_id: UUID | None, task_key: str, dynamic_key: str, /
+    ) -> TaskRun | None:
+        """The first task run with these keys (``None``: outside any flow run)."""
+        with self._lock:
+            self._check_open()
+            for task in self._task_runs.values():
+                if (task.flow_run_id, task.task_key, task.dynamic_key) == (
+                    flow_run_id,
+                    task_key,
+                    dynamic_key,
+                ):
+                    return _copy(task)
+            return None
 
     def get_variable(self, name: str, /) -> Variable | None:
         """The workspace variable with this name."""

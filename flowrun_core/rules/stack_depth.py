@@ -7,10 +7,17 @@ depends on the caller (a test runner, a web framework). :func:`call_at_depth` ru
 fresh thread, under exactly as many frames as Prefect's endpoint has, so the threshold is
 Prefect's wherever this library is called from. It costs a thread start (some 100 µs), so it
 is used only where the result is cached: the meta-schema check of a new schema.
+
+While such a call runs, Python's cyclic garbage collector is paused. A collection triggered
+at the bottom of a stack already at the recursion limit would run the finalizers of
+unrelated garbage (objects left by other code, on any thread) there, and any finalizer that
+calls a function would fail and be reported to ``sys.unraisablehook``. The pause ends with
+the last such call; a collector that was already off stays off.
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from collections.abc import Callable
@@ -45,10 +52,36 @@ def _descend(levels: int, call: Callable[[], _T]) -> _T:
     return call()
 
 
+class _CollectorPause:
+    """Pauses the cyclic garbage collector while at least one deep call runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._was_enabled = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._active == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._active += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._active -= 1
+            if self._active == 0 and self._was_enabled:
+                gc.enable()
+
+
+_PAUSE: Final = _CollectorPause()
+
+
 def call_at_depth(depth: int, call: Callable[[], _T]) -> _T:
     """``call()``, called on a new thread from a frame at stack depth ``depth``.
 
     Returns what ``call`` returns and raises what it raises (``RecursionError`` included).
+    The cyclic garbage collector is paused meanwhile (see the module's text).
     """
     outcome: list[tuple[bool, object]] = []
 
@@ -61,8 +94,9 @@ def call_at_depth(depth: int, call: Callable[[], _T]) -> _T:
             outcome.append((False, exc))
 
     thread = threading.Thread(target=run, name="flowrun-schema-check")
-    thread.start()
-    thread.join()
+    with _PAUSE:
+        thread.start()
+        thread.join()
     ok, value = outcome[0]
     if not ok:
         assert isinstance(value, BaseException)  # noqa: S101 - recorded just above

@@ -1,4 +1,9 @@
-"""The form in which a run is stored: every datetime in UTC, as Prefect reads it back."""
+"""The form in which a run is stored, as Prefect reads it back.
+
+The run's own datetime columns and its state's ``timestamp`` come back in UTC. The state's
+details are a JSON document in Prefect's database, so their datetimes keep the offset the
+caller gave (a replay echoes ``scheduled_time`` as ``…+02:00``).
+"""
 
 from __future__ import annotations
 
@@ -6,26 +11,17 @@ from datetime import UTC, datetime
 
 import attrs
 
-from flowrun_core.models import FlowRun, State, StateDetails
+from flowrun_core.errors import ScheduledTimeOutOfRange
+from flowrun_core.models import FlowRun, State
 
-__all__ = ["as_stored"]
+__all__ = ["as_stored", "check_utc_range"]
 
 
 def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
 
 
-def _details_utc(details: StateDetails) -> StateDetails:
-    return attrs.evolve(
-        details,
-        scheduled_time=_utc(details.scheduled_time),
-        cache_expiration=_utc(details.cache_expiration),
-        pause_timeout=_utc(details.pause_timeout),
-    )
-
-
 def _all_utc(run: FlowRun) -> bool:
-    details = None if run.state is None else run.state.state_details
     moments = (
         run.created,
         run.updated,
@@ -34,24 +30,17 @@ def _all_utc(run: FlowRun) -> bool:
         run.start_time,
         run.end_time,
         None if run.state is None else run.state.timestamp,
-        None if details is None else details.scheduled_time,
-        None if details is None else details.cache_expiration,
-        None if details is None else details.pause_timeout,
     )
     return all(moment is None or moment.tzinfo is UTC for moment in moments)
 
 
 def as_stored(run: FlowRun) -> FlowRun:
-    """The run as a store keeps it: every datetime in UTC (Prefect's later reads are UTC)."""
+    """The run as a store keeps it: its own datetimes and the state's timestamp in UTC."""
     if _all_utc(run):
         return run
     state: State | None = run.state
     if state is not None:
-        state = attrs.evolve(
-            state,
-            timestamp=state.timestamp.astimezone(UTC),
-            state_details=_details_utc(state.state_details),
-        )
+        state = attrs.evolve(state, timestamp=state.timestamp.astimezone(UTC))
     return attrs.evolve(
         run,
         created=run.created.astimezone(UTC),
@@ -62,3 +51,22 @@ def as_stored(run: FlowRun) -> FlowRun:
         end_time=_utc(run.end_time),
         state=state,
     )
+
+
+def check_utc_range(run: FlowRun) -> None:
+    """Refuse a run whose scheduled time has no UTC equivalent (see :func:`as_stored`).
+
+    Only the scheduled time can be chosen by the caller and stored in a UTC column (as the
+    run's expected and next scheduled start times); every other stored time is "now".
+    """
+    moment = run.next_scheduled_start_time
+    if moment is None:
+        return
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        msg = (
+            f"The scheduled time {moment.isoformat()} is out of range: it has no UTC "
+            "equivalent between years 1 and 9999."
+        )
+        raise ScheduledTimeOutOfRange(msg, moment) from None

@@ -2,10 +2,16 @@
 
 Prefect keeps a variable's value as JSON text in a column declared ``JSON``, which SQLite
 (Prefect's default database) gives NUMERIC affinity: text that is a whole number literal is
-stored as an INTEGER. A value that is a bare float with no fractional part, strictly
-between -2**63 and 2**63, therefore comes back as an ``int`` (``3.0`` as ``3``, ``-0.0``
-as ``0``, ``1e16`` as ``10000000000000000``). Floats inside a list or an object, fractional
-floats, floats outside that range, and every other type come back unchanged.
+stored as an INTEGER, and a whole number too large for 64 bits as a REAL. So a bare value
+(not inside a list or an object) comes back changed in two cases:
+
+* a float with no fractional part, strictly between -2**63 and 2**63, as an ``int``
+  (``3.0`` as ``3``, ``-0.0`` as ``0``, ``1e16`` as ``10000000000000000``);
+* an ``int`` outside the 64-bit range as a ``float`` (``2**63`` as ``9.223372036854776e18``;
+  Prefect's variables API accepts whole numbers up to ``2**64 - 1``).
+
+Everything else comes back unchanged. (SQLite's own text-to-float conversion is not always
+correctly rounded; that is not reproduced, so a float comes back exactly as stored.)
 """
 
 from __future__ import annotations
@@ -17,10 +23,22 @@ from flowrun_core.json_types import JSON
 __all__ = ["as_read_back"]
 
 _INT64_BOUND: Final = 2.0**63
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
 
 
 def as_read_back(value: JSON) -> JSON:
     """``value`` as hydration sees it after Prefect stored it (see the module's text)."""
-    if type(value) is float and value.is_integer() and -_INT64_BOUND < value < _INT64_BOUND:
-        return int(value)
+    if isinstance(value, float):
+        if value.is_integer() and -_INT64_BOUND < value < _INT64_BOUND:
+            return int(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and not _in_int64(value):
+        try:
+            return float(value)
+        except OverflowError:  # beyond any float: Prefect refuses such a variable
+            return value
     return value
+
+
+def _in_int64(value: int) -> bool:
+    return _INT64_MIN <= value <= _INT64_MAX

@@ -18,6 +18,7 @@ from flowrun_core.errors import (
     DeploymentNotFound,
     IdempotencyKeyReused,
     MissingParameterSchema,
+    ScheduledTimeOutOfRange,
     StorageIntegrityError,
     UnknownWorkQueue,
 )
@@ -61,7 +62,7 @@ from flowrun_core.rules.state import (
     parent_task_state,
     with_default_scheduled_time,
 )
-from flowrun_core.rules.stored_form import as_stored
+from flowrun_core.rules.stored_form import as_stored, check_utc_range
 from flowrun_core.rules.tags_labels import run_labels, union_tags
 from flowrun_core.rules.variable_value import as_read_back
 from flowrun_core.rules.work_queue import (
@@ -346,22 +347,33 @@ class CreateSteps:
             raise StorageIntegrityError(f"Task run {parent} does not exist.")
 
     def check_event(self, run: FlowRun) -> None:
-        """Refuse ``run`` when its first state-change event would name too many resources.
+        """Refuse ``run`` where Prefect fails only once the run is inserted.
 
-        See :mod:`flowrun_core.rules.related_resources`: Prefect fails such a create with a
-        500 once the run is inserted, so the insert's own integrity errors answer first.
+        That is a scheduled time with no UTC equivalent (writing the first state fails; see
+        :func:`~flowrun_core.rules.stored_form.check_utc_range`), then a first state-change
+        event that would name too many resources (see
+        :mod:`flowrun_core.rules.related_resources`). The insert's own integrity errors
+        answer first.
         """
         repository = self.repository
         flow = repository.get_flow(run.flow_id)
         flow_tags = () if flow is None else flow.tags
+        try:
+            check_utc_range(run)
+        except ScheduledTimeOutOfRange:
+            self._check_insert_first(run)
+            raise
         if related_resource_count(run, flow_tags=flow_tags) <= MAX_RELATED_RESOURCES:
             return
+        self._check_insert_first(run)
+        check_related_resources(run, flow_tags=flow_tags)
+
+    def _check_insert_first(self, run: FlowRun) -> None:
         key = run.idempotency_key
         key_taken = key == "" and (
-            repository.get_flow_run_by_idempotency_key(run.flow_id, key) is not None
+            self.repository.get_flow_run_by_idempotency_key(run.flow_id, key) is not None
         )
         self.check_insert(run, key_taken=key_taken)
-        check_related_resources(run, flow_tags=flow_tags)
 
     # -- steps ------------------------------------------------------------------------
 

@@ -45,7 +45,12 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import FingerprintStore, Repository, SharedDeploymentReads
+from flowrun_core.ports import (
+    CreationLookups,
+    FingerprintStore,
+    Repository,
+    SharedDeploymentReads,
+)
 from flowrun_core.testing.strategies import hostile_text, json_objects, json_values, label_values
 
 __all__ = ["RepositoryContract", "World", "assert_same", "require_fingerprints"]
@@ -266,6 +271,36 @@ class RepositoryContract(Generic[R]):
             )
         listed = [q.name for q in repo.list_work_queues(world.pool.id)]
         assert listed == ["default", *names]
+
+    def test_queues_are_found_by_name_across_pools_in_creation_order(self, repo: R) -> None:
+        """``find_work_queues`` (optional: ``CreationLookups``): exact name, every pool."""
+        search = require_creation_lookups(repo)
+        world = seed_world(repo)
+        other_pool = WorkPool(id=uuid.uuid4(), name="pool-b")
+        repo.add_work_pool(other_pool)
+        theirs = WorkQueue(id=uuid.uuid4(), name="q", work_pool_id=other_pool.id, priority=1)
+        repo.create_work_queue(theirs)
+        ours = WorkQueue(id=uuid.uuid4(), name="q", work_pool_id=world.pool.id, priority=2)
+        repo.create_work_queue(ours)
+        assert list(search.find_work_queues("q")) == [theirs, ours]
+        assert list(search.find_work_queues("default")) == [world.queue]
+        assert list(search.find_work_queues("Q")) == []
+
+    def test_task_runs_are_found_by_their_keys(self, repo: R) -> None:
+        """``find_task_run`` (optional: ``CreationLookups``): flow run, task and dynamic key."""
+        lookups = require_creation_lookups(repo)
+        world = seed_world(repo)
+        run = make_run(world.flow.id)
+        repo.add_flow_run(run)
+        inside = TaskRun(id=uuid.uuid4(), flow_run_id=run.id, task_key="t", dynamic_key="0")
+        outside = TaskRun(id=uuid.uuid4(), flow_run_id=None, task_key="t", dynamic_key="0")
+        repo.add_task_run(inside)
+        repo.add_task_run(outside)
+        assert lookups.find_task_run(run.id, "t", "0") == inside
+        assert lookups.find_task_run(None, "t", "0") == outside
+        assert lookups.find_task_run(run.id, "t", "1") is None
+        assert lookups.find_task_run(run.id, "T", "0") is None
+        assert lookups.find_task_run(uuid.uuid4(), "t", "0") is None
 
     def test_duplicates_are_integrity_errors(self, repo: R) -> None:
         """Taken ids and unique names raise ``StorageIntegrityError`` and write nothing."""
@@ -712,6 +747,13 @@ def require_fingerprints(repo: Repository) -> FingerprintStore:
     """``repo`` as a :class:`~flowrun_core.ports.FingerprintStore`, or skip the test."""
     if not isinstance(repo, FingerprintStore):
         pytest.skip(f"{type(repo).__name__} does not store request fingerprints")
+    return repo
+
+
+def require_creation_lookups(repo: Repository) -> CreationLookups:
+    """``repo`` as a :class:`~flowrun_core.ports.CreationLookups`, or skip the test."""
+    if not isinstance(repo, CreationLookups):
+        pytest.skip(f"{type(repo).__name__} does not offer the creation lookups")
     return repo
 
 

@@ -73,13 +73,14 @@ def _decode(
     except UnreadableBody as exc:
         return WireResponse(status=400, json={"detail": exc.message})
     except UnstorableValue as exc:
-        if not header_errors:
-            earlier = _before_the_crash(service, target, exc, created_by, options)
-            if isinstance(earlier, WireResponse):
-                return earlier
-            if earlier and exc.request is not None:  # Prefect returns the stored run
-                return target, exc.request, created_by
-        return invalid(tuple(header_errors) + exc.details, exc.request_body, options)
+        if header_errors:  # Prefect's validation accepted the body: the headers come alone
+            return invalid(tuple(header_errors), exc.request_body, options)
+        earlier = _before_the_crash(service, target, exc, created_by, options)
+        if isinstance(earlier, WireResponse):
+            return earlier
+        if earlier and exc.request is not None:  # Prefect returns the stored run
+            return target, exc.request, created_by
+        return invalid(exc.details, exc.request_body, options)
     except InvalidRequest as exc:
         return invalid(tuple(header_errors) + exc.details, exc.request_body, options)
     if header_errors:
@@ -96,21 +97,25 @@ def _before_the_crash(
 ) -> WireResponse | bool:
     """What Prefect answers before it crashes on a value it cannot store.
 
-    Prefect accepts such a body, runs its rules, stores the run and only then fails (500).
-    So an unknown deployment is a 404, and for deep JSON every rule that fails first
-    answers as Prefect does (a schema check that recurses too deeply is its circular-
-    reference 422). Returns that answer; ``True`` when the idempotency key names a stored
-    run (Prefect returns it, so the caller replays it); ``False`` when nothing answers
+    Prefect accepts such a body, runs its rules and only then fails (500). So an unknown
+    deployment is a 404, and every rule that fails first answers as Prefect does (for deep
+    JSON, a schema check that recurses too deeply is its circular-reference 422). Returns
+    that answer; ``True`` when the idempotency key names a stored run and the value does
+    not stop Prefect returning it (the caller replays it); ``False`` when nothing answers
     first (the caller refuses the value with a 422). The dry run writes nothing.
     """
     try:
         if exc.request is None:
-            if service.repository.get_deployment(deployment_id) is None:
-                return WireResponse(status=404, json={"detail": "Deployment not found"})
-            return False
-        return service.plan(deployment_id, exc.request, created_by=created_by).replay
+            known = service.repository.get_deployment(deployment_id) is not None
+            replay = False
+        else:
+            known = True
+            replay = service.plan(deployment_id, exc.request, created_by=created_by).replay
     except FlowRunError as error:
         return _problem(error, options)
+    if not known:
+        return WireResponse(status=404, json={"detail": "Deployment not found"})
+    return replay and exc.replayable
 
 
 def _problem(exc: FlowRunError, options: WireOptions) -> WireResponse:

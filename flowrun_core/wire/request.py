@@ -63,12 +63,17 @@ class UnreadableBody(InvalidRequest):
 class UnstorableValue(InvalidRequest):
     """The body holds a value Prefect cannot create a run with (it answers 500).
 
-    That is a lone surrogate, deep JSON, or a state name longer than :data:`MAX_STATE_NAME`
-    characters. "Deep" means nested more than :data:`MAX_JSON_DEPTH` levels. Prefect accepts such a
-    body, looks the deployment up, then fails with 500; the façade answers 404 for an
-    unknown deployment, as Prefect does, and 422 otherwise. For deep JSON and long state
-    names, ``request`` is the decoded request, so that the rules Prefect runs before it
-    crashes (hydration, schema enforcement, an idempotency hit, …) can still answer first.
+    Prefect's request validation accepts these, so they are never reported beside other
+    body or header errors. Prefect runs its rules and only then fails; the façade answers
+    whatever those rules answer first (404, hydration, schema enforcement, job variables,
+    an integrity conflict, …), then 422. ``request`` is the decoded request those rules run
+    on. When the idempotency key names a stored run, Prefect returns it (200) unless the
+    value sits in a column written even then (``replayable=False``).
+
+    The values: ``state.data`` other than null or an unpersisted-result marker, a non-finite
+    ``retry_delay_seconds``, a lone surrogate, JSON nested more than :data:`MAX_JSON_DEPTH`
+    levels, a state name longer than :data:`MAX_STATE_NAME` characters, and a non-finite
+    label value under a truthy idempotency key.
     """
 
     def __init__(
@@ -77,9 +82,11 @@ class UnstorableValue(InvalidRequest):
         request_body: JSON = None,
         *,
         request: DeploymentFlowRunCreate | None = None,
+        replayable: bool = True,
     ) -> None:
         super().__init__(details, request_body)
         self.request = request
+        self.replayable = replayable
 
 
 @cache
@@ -226,12 +233,13 @@ def decode_create_request(
                 )
             ]
         raise InvalidRequest(details, parsed) from None
+    _refuse_lone_surrogates(body, request, parsed)
     refused = crash_refusals(request, parsed)
     if refused:
-        raise InvalidRequest(refused, parsed)
+        raise UnstorableValue(refused, parsed, request=request)
     _refuse_deep_values(body, request, parsed)
     _refuse_long_state_names(request, parsed)
-    _refuse_lone_surrogates(body, parsed)
+    _refuse_non_finite_labels(request, parsed)
     return request
 
 
@@ -299,19 +307,51 @@ def crash_refusals(
     return []
 
 
-def _refuse_lone_surrogates(body: bytes, parsed: JSON) -> None:
+def _refuse_lone_surrogates(body: bytes, request: DeploymentFlowRunCreate, parsed: JSON) -> None:
     """Refuse a body holding a string UTF-8 cannot encode (422, ``string_unicode``).
 
-    Prefect accepts it, then fails to store it (500). Only bodies whose bytes could spell a
-    lone surrogate are walked.
+    Prefect accepts it and fails when it writes it (500). A JSON field (parameters, tags,
+    labels, context, job variables, the state) is only written for a new run, so a key that
+    names a stored run still replays; the run's name, its idempotency key and a work-queue
+    name are bound as SQL values before that, so they fail even then. Only bodies whose
+    bytes could spell a lone surrogate are walked.
     """
     if _MAYBE_SURROGATE.search(body) is None:
         return
     path = first_unencodable_string(parsed)
     if path is None:
         return
+    bound = (request.name, request.idempotency_key, request.work_queue_name)
+    replayable = all(text is None or _encodable(text) for text in bound)
     detail = ErrorDetail(type="string_unicode", loc=("body", *path), msg=_UNICODE_MSG, input=None)
-    raise UnstorableValue([detail], parsed)
+    raise UnstorableValue([detail], parsed, request=request, replayable=replayable)
+
+
+def _encodable(text: str) -> bool:
+    return first_unencodable_string(text) is None
+
+
+def _refuse_non_finite_labels(request: DeploymentFlowRunCreate, parsed: JSON) -> None:
+    """Refuse ``NaN`` or ``Infinity`` as a label value under a truthy idempotency key (422).
+
+    Prefect's keyed insert stores such a value as JSON ``null`` and reads the row back, and a
+    null label value fails its model (500, nothing stored). Without a key the run is
+    created (the value is answered as ``null``); a key naming a stored run replays it.
+    """
+    if not request.idempotency_key or not request.labels:
+        return
+    details = [
+        ErrorDetail(
+            type="finite_number",
+            loc=("body", "labels", key),
+            msg="Input should be a finite number",
+            input=None,
+        )
+        for key, value in request.labels.items()
+        if type(value) is float and not math.isfinite(value)
+    ]
+    if details:
+        raise UnstorableValue(details, parsed, request=request)
 
 
 def _refuse_deep_values(body: bytes, request: DeploymentFlowRunCreate, parsed: JSON) -> None:

@@ -8,6 +8,7 @@ through :func:`flowrun_core.wire.handle_create_flow_run`, and the answers are no
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import traceback
@@ -23,11 +24,12 @@ if str(HERE) not in sys.path:
 import normalise as nm  # noqa: E402
 
 from flowrun_core.factories import adjective_animal_slug  # noqa: E402
-from flowrun_core.models import Deployment, Flow, FlowRun, StateType  # noqa: E402
+from flowrun_core.models import Deployment, Flow, FlowRun  # noqa: E402
 from flowrun_core.ports import Repository  # noqa: E402
 from flowrun_core.seeding import DEFAULT_AGENT_POOL, Seeder  # noqa: E402
 from flowrun_core.service import FlowRunService  # noqa: E402
 from flowrun_core.wire import handle_create_flow_run  # noqa: E402
+from flowrun_core.wire.request import decode_create_request  # noqa: E402
 
 JSON = Any
 
@@ -137,11 +139,10 @@ class _Setup:
         for i, run in enumerate(setup.get("flow_runs", []), start=1):
             ref = run.get("ref", f"existing_run{i}")
             state = run.get("state")
-            state_type = StateType.PENDING
-            state_name = None
+            # The state as POST /flow_runs/ reads it: the endpoint's own state decoding.
+            first = None
             if isinstance(state, dict):
-                state_type = StateType(state["type"])
-                state_name = state.get("name")
+                first = decode_create_request(json.dumps({"state": state}).encode()).state
             created_run = self.seed.flow_run(
                 flow=self.flows[run["flow"]] if "flow" in run else None,
                 deployment=self.deployments[run["deployment"]] if "deployment" in run else None,
@@ -149,8 +150,7 @@ class _Setup:
                 parameters=run.get("parameters", {}),
                 tags=run.get("tags", []),
                 idempotency_key=run.get("idempotency_key"),
-                state_type=state_type,
-                state_name=state_name,
+                state=first,
                 labels=run.get("labels", {}),
             )
             self.runs[ref] = created_run

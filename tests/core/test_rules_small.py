@@ -314,11 +314,22 @@ def test_whole_floats_in_int64_come_back_as_integers(stored: float, read: int) -
         False,
         None,
         3,
+        2**63 - 1,
+        -(2**63),
+        [2**63],
+        10**400,  # beyond any float (Prefect refuses such a variable)
     ],
 )
 def test_other_values_come_back_unchanged(stored: object) -> None:
     got = as_read_back(stored)  # type: ignore[arg-type]
     assert got is stored
+
+
+@pytest.mark.parametrize("stored", [2**63, 2**64 - 1, -(2**63) - 1])
+def test_integers_beyond_int64_come_back_as_floats(stored: int) -> None:
+    got = as_read_back(stored)
+    assert type(got) is float
+    assert got == float(stored)
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False))

@@ -24,6 +24,7 @@ from flowrun_core import (
     JobVariablesInvalid,
     MissingParameterSchema,
     ParameterValidationFailed,
+    ScheduledTimeOutOfRange,
     Seeder,
     StateCreate,
     StateDetails,
@@ -336,17 +337,32 @@ def test_job_variables_null_is_stored_as_null_only_on_the_key_path(env: Env) -> 
     assert keyed.job_variables is None
 
 
-def test_caller_state_offset_is_echoed_then_stored_in_utc(env: Env) -> None:
+def test_caller_state_offset_is_echoed_then_stored_in_utc_but_details_keep_it(env: Env) -> None:
     dep = env.deployment()
-    when = datetime(2031, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
-    state = StateCreate(type=StateType.SCHEDULED, state_details=StateDetails(scheduled_time=when))
+    plus_two = timezone(timedelta(hours=2))
+    when = datetime(2031, 1, 1, 12, tzinfo=plus_two)
+    expires = datetime(2031, 1, 2, 12, tzinfo=timezone(timedelta(hours=-3)))
+    state = StateCreate(
+        type=StateType.SCHEDULED,
+        state_details=StateDetails(scheduled_time=when, cache_expiration=expires),
+    )
     result = create(env, dep.id, state=state, idempotency_key="tz")
     assert result.value.expected_start_time is not None
     assert result.value.expected_start_time.utcoffset() == timedelta(hours=2)
-    replay = create(env, dep.id, state=state, idempotency_key="tz")
-    assert replay.value.expected_start_time == when
-    assert replay.value.expected_start_time is not None
-    assert replay.value.expected_start_time.utcoffset() == timedelta(0)
+    replay = create(env, dep.id, state=state, idempotency_key="tz").value
+    # The run's own columns and the state's timestamp come back in UTC ...
+    assert replay.expected_start_time == when
+    assert replay.expected_start_time is not None
+    assert replay.expected_start_time.utcoffset() == timedelta(0)
+    assert replay.state is not None
+    assert replay.state.timestamp.utcoffset() == timedelta(0)
+    # ... the state's details are a JSON document in Prefect: their offsets are kept.
+    details = replay.state.state_details
+    assert details.scheduled_time is not None
+    assert details.scheduled_time.utcoffset() == timedelta(hours=2)
+    assert details.scheduled_time == when
+    assert details.cache_expiration is not None
+    assert details.cache_expiration.utcoffset() == timedelta(hours=-3)
 
 
 def test_created_by_and_policy_are_stored(env: Env) -> None:
@@ -491,3 +507,95 @@ def test_seeded_runs_get_uuid7_states_unless_ids_are_injected() -> None:
     run = injected.flow_run(flow=flow, name="pre-2")
     assert run.state is not None
     assert {run.id, run.state.id} == {uuid.UUID(int=70), uuid.UUID(int=71)}
+
+
+def test_a_seeded_run_takes_a_whole_state_and_keeps_its_tags_as_given() -> None:
+    # As Prefect's plain POST /flow_runs/ (recorded on 3.9.1, batch 11a): the state's message
+    # and details are the caller's, and the tags keep their order and repeats.
+    repo = InMemoryRepository()
+    seed = Seeder(repo, clock=Ticks())
+    flow = seed.flow("f")
+    when = datetime(2031, 3, 3, 3, 3, 3, tzinfo=UTC)
+    state = StateCreate(
+        type=StateType.SCHEDULED,
+        message="from the scheduler",
+        state_details=StateDetails(scheduled_time=when),
+    )
+    run = seed.flow_run(flow=flow, state=state, tags=["b", "a", "b"])
+    assert run.tags == ("b", "a", "b")
+    assert run.state is not None
+    assert (run.state.message, run.state.state_details.scheduled_time) == (
+        "from the scheduler",
+        when,
+    )
+    assert run.state.state_details.flow_run_id == run.id
+    assert (run.expected_start_time, run.next_scheduled_start_time) == (when, when)
+    assert repo.get_flow_run(run.id) == run
+    pending = seed.flow_run(flow=flow, state_name="Waiting")
+    assert (pending.state_type, pending.state_name) == (StateType.PENDING, "Waiting")
+    scheduled = seed.flow_run(flow=flow, state_type=StateType.SCHEDULED)
+    assert scheduled.state is not None
+    assert scheduled.next_scheduled_start_time == scheduled.state.state_details.scheduled_time
+    with pytest.raises(ValueError, match="either a whole state"):
+        seed.flow_run(flow=flow, state=state, state_type=StateType.PENDING)
+
+
+def test_seeding_follows_prefects_creation_routes() -> None:
+    # Recorded on 3.9.1 (batch 12b): flows are get-or-create by name, a setup run whose key
+    # the flow already holds is the existing run, and a deployment naming only a queue is
+    # bound to the first queue of that name in any pool until default-agent-pool exists.
+    repo = InMemoryRepository()
+    seed = Seeder(repo)
+    flow = seed.flow("etl", labels={"team": "a"})
+    assert seed.flow("etl", labels={"team": "b"}) == flow
+    first = seed.flow_run(flow=flow, name="first", idempotency_key="dup")
+    again = seed.flow_run(flow=flow, name="second", idempotency_key="dup")
+    assert again == first
+    assert repo.count_flow_runs() == 1
+    pool = seed.work_pool("pool-a", work_queues=["shared"])
+    bound = seed.deployment(flow, "bound", work_queue_name="shared")
+    assert (bound.work_pool_name, bound.work_queue_name) == ("pool-a", "shared")
+    default = seed.deployment(flow, "default", work_queue_name="default")
+    assert default.work_queue_id == pool.default_queue_id
+    fresh = seed.deployment(flow, "fresh", work_queue_name="new-queue")
+    assert fresh.work_pool_name == "default-agent-pool"
+    # Once default-agent-pool exists, only its queues count.
+    later = seed.deployment(flow, "later", work_queue_name="shared")
+    assert later.work_pool_name == "default-agent-pool"
+    assert later.work_queue_id != bound.work_queue_id
+    # Task runs are get-or-create by flow run, task key and dynamic key.
+    task = seed.task_run(flow_run=first, name="t1")
+    assert seed.task_run(flow_run=first, name="t2") == task
+    assert seed.task_run(flow_run=first, dynamic_key="1") != task
+    loose = seed.task_run(name="loose")
+    assert seed.task_run(name="loose-again") == loose
+    assert loose != task
+
+
+def test_a_scheduled_time_with_no_utc_equivalent_is_refused_after_the_insert_checks(
+    env: Env,
+) -> None:
+    # Recorded on 3.9.1 (batch 12b, not vendored): Prefect fails writing the first state and
+    # stores nothing, yet answers 201 (no key) or 503 (a key); flowrun-core refuses it.
+    dep = env.deployment()
+    late = datetime(9999, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-1)))
+    state = StateCreate(type=StateType.SCHEDULED, state_details=StateDetails(scheduled_time=late))
+    with pytest.raises(ScheduledTimeOutOfRange, match=r"9999-12-31T23:30:00-01:00") as caught:
+        create(env, dep.id, state=state)
+    assert caught.value.value == late
+    with pytest.raises(ScheduledTimeOutOfRange):
+        env.service.plan(dep.id, DeploymentFlowRunCreate(state=state))
+    with pytest.raises(StorageIntegrityError):
+        create(env, dep.id, state=state, infrastructure_document_id=uuid.uuid4())
+    first = create(env, dep.id, idempotency_key="k").value
+    assert create(env, dep.id, state=state, idempotency_key="k").value == first
+    early = datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))
+    with pytest.raises(ScheduledTimeOutOfRange):
+        create(
+            env,
+            dep.id,
+            state=StateCreate(
+                type=StateType.SCHEDULED, state_details=StateDetails(scheduled_time=early)
+            ),
+        )
+    assert env.repo.count_flow_runs() == 1

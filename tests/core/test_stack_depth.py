@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from flowrun_core.rules.stack_depth import call_at_depth, frames_below
@@ -25,3 +27,27 @@ def test_values_and_exceptions_come_back() -> None:
 
     with pytest.raises(KeyError, match="inner"):
         call_at_depth(35, fail)
+
+
+def test_the_collector_is_paused_during_the_call_and_restored_after() -> None:
+    assert gc.isenabled()
+    assert call_at_depth(40, gc.isenabled) is False
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert call_at_depth(40, gc.isenabled) is False
+        assert not gc.isenabled()  # a collector that was off stays off
+    finally:
+        gc.enable()
+
+
+def test_overlapping_calls_keep_the_collector_paused_until_the_last_ends() -> None:
+    inner: list[bool] = []
+
+    def nested() -> bool:
+        inner.append(call_at_depth(40, gc.isenabled))
+        return gc.isenabled()
+
+    assert call_at_depth(40, nested) is False
+    assert inner == [False]
+    assert gc.isenabled()

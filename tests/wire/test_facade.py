@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from datetime import UTC, datetime
+from unittest.mock import ANY
 
 import pytest
 from flowrun_adapters.memory import InMemoryRepository
@@ -77,6 +79,11 @@ def post(env, body=b"{}", headers=None, deployment_id=None, options=None):
         (errors.InvalidWorkQueueName("q"), 422, {"detail": "q"}),
         (errors.InvalidStateData("s"), 422, {"detail": "s"}),
         (errors.TooManyRelatedResources("r", 101), 422, {"detail": "r"}),
+        (
+            errors.ScheduledTimeOutOfRange("t", datetime.max.replace(tzinfo=UTC)),
+            422,
+            {"detail": "t"},
+        ),
         (errors.StorageIntegrityError("x"), 409, {"detail": INTEGRITY_CONFLICT}),
         (errors.StorageLocked("x"), 503, {"exception_message": "Service Unavailable"}),
         (errors.StorageCorrupt("x"), 503, {"exception_message": "Service Unavailable"}),
@@ -361,3 +368,94 @@ def test_a_state_name_prefect_cannot_emit_an_event_for_is_refused_after_the_rule
     replay = post(env, json.dumps({"state": long_name, "idempotency_key": "named"}).encode())
     assert (replay.status, replay.json["id"]) == (200, first.json["id"])
     assert service.repository.count_flow_runs() == 2
+
+
+def _hydration_failure(env) -> str:
+    service, _ = env
+    seed = Seeder(service.repository)
+    placeholder = {"__prefect_kind": "workspace_variable", "variable_name": "missing"}
+    return str(seed.deployment(seed.flow("h"), "h", parameters={"v": placeholder}).id)
+
+
+@pytest.mark.parametrize(
+    "crash",
+    [
+        b'"state": {"type": "RUNNING", "data": 1}',
+        b'"empirical_policy": {"retry_delay_seconds": 1e400, "retry_delay": 3}',
+        b'"parameters": {"s": "\\ud800"}',
+        b'"labels": {"l": NaN}, "idempotency_key": "fresh"',
+    ],
+)
+def test_values_prefect_crashes_on_are_answered_after_its_rules(env, crash: bytes) -> None:
+    # Recorded on 3.9.1 (batch 11a): Prefect validates these bodies, runs its rules, and
+    # fails only when it writes a new run; every earlier answer comes first.
+    service, _ = env
+    body = b"{" + crash + b"}"
+    unknown = post(env, body, deployment_id=str(uuid.uuid4()))
+    assert (unknown.status, unknown.json) == (404, {"detail": "Deployment not found"})
+    failing = post(env, body, deployment_id=_hydration_failure(env))
+    assert failing.status == 400
+    assert failing.json["detail"].startswith("Error hydrating flow run parameters")
+    new = post(env, body)
+    assert new.status == 422
+    assert service.repository.count_flow_runs() == 0
+
+
+@pytest.mark.parametrize(
+    "crash",
+    [
+        b'"state": {"type": "RUNNING", "data": 1}',
+        b'"parameters": {"s": "\\ud800"}',
+        b'"tags": ["\\udfff"]',
+        b'"labels": {"l": -Infinity}',
+    ],
+)
+def test_a_key_naming_a_stored_run_replays_it_whatever_the_new_value(env, crash: bytes) -> None:
+    service, _ = env
+    first = post(env, b'{"idempotency_key": "k"}')
+    replay = post(env, b'{"idempotency_key": "k", ' + crash + b"}")
+    assert (replay.status, replay.json) == (200, {**first.json, "estimated_start_time_delta": ANY})
+    assert service.repository.count_flow_runs() == 1
+
+
+@pytest.mark.parametrize("field", [b"name", b"work_queue_name"])
+def test_a_surrogate_in_a_column_prefect_binds_fails_even_on_a_replay(env, field: bytes) -> None:
+    service, _ = env
+    post(env, b'{"idempotency_key": "k"}')
+    refused = post(env, b'{"idempotency_key": "k", "' + field + b'": "\\ud800"}')
+    if field == b"work_queue_name":  # the deployment has no pool: that rule answers first
+        assert refused.status == 400
+    else:
+        assert (refused.status, _items(refused)) == (422, [("string_unicode", ["body", "name"])])
+    assert service.repository.count_flow_runs() == 1
+
+
+def test_header_problems_come_alone_beside_a_value_prefect_crashes_on(env) -> None:
+    body = b'{"state": {"type": "RUNNING", "data": 1}}'
+    response = post(env, body, headers={"prefect-automation-id": "nope"})
+    assert response.status == 422
+    assert _items(response) == [("uuid_parsing", ["header", "prefect-automation-id"])]
+
+
+def test_a_non_finite_label_is_kept_as_null_without_a_key(env) -> None:
+    # Prefect's keyed insert reads the row back and a null label fails its model (500); the
+    # plain insert does not, and the value is answered as null.
+    service, _ = env
+    plain = post(env, b'{"labels": {"l": NaN}}')
+    assert (plain.status, plain.json["labels"]["l"]) == (201, None)
+    empty_key = post(env, b'{"labels": {"l": Infinity}, "idempotency_key": ""}')
+    assert empty_key.status == 201
+    keyed = post(env, b'{"labels": {"l": NaN}, "idempotency_key": "k"}')
+    assert (keyed.status, _items(keyed)) == (422, [("finite_number", ["body", "labels", "l"])])
+    assert post(env, b'{"idempotency_key": "k"}').status == 201
+    assert service.repository.count_flow_runs() == 3
+
+
+def test_a_scheduled_time_with_no_utc_equivalent_is_a_422_not_a_crash(env) -> None:
+    service, _ = env
+    details = {"scheduled_time": "9999-12-31T23:30:00-01:00"}
+    body = json.dumps({"state": {"type": "SCHEDULED", "state_details": details}}).encode()
+    response = post(env, body)
+    assert response.status == 422
+    assert "has no UTC equivalent" in response.json["detail"]
+    assert service.repository.count_flow_runs() == 0

@@ -31,7 +31,6 @@ DATETIMES: list[dict[str, Any]] = json.loads((HERE / "prefect_3_9_1_datetimes.js
 
 # Prefect answers these with 200-class success or a crash; flowrun-core deliberately differs.
 OUR_OWN_422 = {
-    '{"state": {"type": "RUNNING", "data": 1}}',  # Prefect: 500 later, when the state is written
     "scheduled_time='2030-01-01T00:00:00+24:00'",  # Prefect: a datetime it cannot serialize
 }
 
@@ -66,12 +65,12 @@ def answer(case: dict[str, Any]) -> tuple[int, Any]:
     except UnreadableBody:
         return 400, "There was an error parsing the body"
     except UnstorableValue as exc:
-        # The recording's deployment does not exist: the façade looks it up first, as
-        # Prefect does, and answers 404 (a known deployment gets our 422; Prefect's 500).
-        if not header_details:
-            return 404, None
-        details = [detail_json(d) for d in [*header_details, *exc.details]]
-        return 422, (details, exc.request_body)
+        # Prefect's validation accepts the body, so header problems come alone; otherwise
+        # the recording's deployment does not exist, and the façade runs Prefect's rules
+        # first, as Prefect does: 404 (a known deployment gets our 422; Prefect's 500).
+        if header_details:
+            return 422, ([detail_json(d) for d in header_details], exc.request_body)
+        return 404, None
     except InvalidRequest as exc:
         details = [detail_json(d) for d in [*header_details, *exc.details]]
         return 422, (details, exc.request_body)

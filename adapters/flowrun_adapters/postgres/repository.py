@@ -75,7 +75,12 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import FingerprintStore, Repository, SharedDeploymentReads
+from flowrun_core.ports import (
+    CreationLookups,
+    FingerprintStore,
+    Repository,
+    SharedDeploymentReads,
+)
 
 from . import rows
 from ._translate import (
@@ -139,12 +144,20 @@ _SELECT_QUEUE_BY_NAME: Final = rows.select_sql(
 _SELECT_QUEUES: Final = rows.select_sql(
     "work_queues", rows.WORK_QUEUE_COLUMNS, "WHERE work_pool_id = %s ORDER BY seq"
 )
+_SELECT_QUEUES_NAMED: Final = rows.select_sql(
+    "work_queues", rows.WORK_QUEUE_COLUMNS, "WHERE name = %s ORDER BY seq"
+)
 
 _INSERT_VARIABLE: Final = rows.insert_sql("variables", rows.VARIABLE_COLUMNS)
 _SELECT_VARIABLE: Final = rows.select_sql("variables", rows.VARIABLE_COLUMNS, "WHERE name = %s")
 
 _INSERT_TASK_RUN: Final = rows.insert_sql("task_runs", rows.TASK_RUN_COLUMNS)
 _SELECT_TASK_RUN: Final = rows.select_sql("task_runs", rows.TASK_RUN_COLUMNS, "WHERE id = %s")
+_SELECT_TASK_RUN_BY_KEYS: Final = rows.select_sql(
+    "task_runs",
+    rows.TASK_RUN_COLUMNS,
+    "WHERE flow_run_id IS NOT DISTINCT FROM %s AND task_key = %s AND dynamic_key = %s LIMIT 1",
+)
 _UPDATE_TASK_RUN_STATE: Final = "UPDATE task_runs SET state = %s WHERE id = %s"
 
 _INSERT_DOCUMENT: Final = rows.insert_sql("infrastructure_documents", rows.DOCUMENT_COLUMNS)
@@ -197,7 +210,7 @@ def _quietly(conn: Conn, statement: bytes) -> None:
         pass
 
 
-class PostgresRepository(Repository, FingerprintStore, SharedDeploymentReads):
+class PostgresRepository(Repository, FingerprintStore, SharedDeploymentReads, CreationLookups):
     """A :class:`~flowrun_core.ports.Repository` over a PostgreSQL database (one schema).
 
     It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`),
@@ -598,6 +611,10 @@ class PostgresRepository(Repository, FingerprintStore, SharedDeploymentReads):
         """Every queue of this pool, in creation order."""
         return self._all(_SELECT_QUEUES, (work_pool_id,), rows.work_queue_from_row)
 
+    def find_work_queues(self, name: str, /) -> Sequence[WorkQueue]:
+        """Every queue with this exact name, in any pool, in creation order."""
+        return self._all(_SELECT_QUEUES_NAMED, (rows.encode_text(name),), rows.work_queue_from_row)
+
     def get_variable(self, name: str, /) -> Variable | None:
         """The workspace variable with this name."""
         return self._one(_SELECT_VARIABLE, (rows.encode_text(name),), rows.variable_from_row)
@@ -605,6 +622,13 @@ class PostgresRepository(Repository, FingerprintStore, SharedDeploymentReads):
     def get_task_run(self, task_run_id: UUID, /) -> TaskRun | None:
         """The task run with this id."""
         return self._one(_SELECT_TASK_RUN, (task_run_id,), rows.task_run_from_row)
+
+    def find_task_run(
+        self, flow_run_id: UUID | None, task_key: str, dynamic_key: str, /
+    ) -> TaskRun | None:
+        """A task run with these keys (``None``: outside any flow run)."""
+        params = (flow_run_id, rows.encode_text(task_key), rows.encode_text(dynamic_key))
+        return self._one(_SELECT_TASK_RUN_BY_KEYS, params, rows.task_run_from_row)
 
     def get_infrastructure_document(self, document_id: UUID, /) -> InfrastructureDocument | None:
         """The block document with this id."""

@@ -64,7 +64,12 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import FingerprintStore, Repository, SharedDeploymentReads
+from flowrun_core.ports import (
+    CreationLookups,
+    FingerprintStore,
+    Repository,
+    SharedDeploymentReads,
+)
 
 from . import rows
 from ._translate import Translator
@@ -123,12 +128,20 @@ _SELECT_QUEUE_BY_NAME: Final = rows.select_sql(
 _SELECT_QUEUES: Final = rows.select_sql(
     "work_queues", rows.WORK_QUEUE_COLUMNS, "WHERE work_pool_id = ? ORDER BY seq"
 )
+_SELECT_QUEUES_NAMED: Final = rows.select_sql(
+    "work_queues", rows.WORK_QUEUE_COLUMNS, "WHERE name = ? ORDER BY seq"
+)
 
 _INSERT_VARIABLE: Final = rows.insert_sql("variables", rows.VARIABLE_COLUMNS)
 _SELECT_VARIABLE: Final = rows.select_sql("variables", rows.VARIABLE_COLUMNS, "WHERE name = ?")
 
 _INSERT_TASK_RUN: Final = rows.insert_sql("task_runs", rows.TASK_RUN_COLUMNS)
 _SELECT_TASK_RUN: Final = rows.select_sql("task_runs", rows.TASK_RUN_COLUMNS, "WHERE id = ?")
+_SELECT_TASK_RUN_BY_KEYS: Final = rows.select_sql(
+    "task_runs",
+    rows.TASK_RUN_COLUMNS,
+    "WHERE flow_run_id IS ? AND task_key = ? AND dynamic_key = ? ORDER BY rowid LIMIT 1",
+)
 _UPDATE_TASK_RUN_STATE: Final = "UPDATE task_runs SET state = ? WHERE id = ?"
 
 _INSERT_DOCUMENT: Final = rows.insert_sql("infrastructure_documents", rows.DOCUMENT_COLUMNS)
@@ -188,7 +201,7 @@ def _rollback_quietly(conn: sqlite3.Connection, statement: str = "ROLLBACK") -> 
         pass
 
 
-class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads):
+class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads, CreationLookups):
     """A :class:`~flowrun_core.ports.Repository` over one SQLite file (or ``:memory:``).
 
     It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`) in
@@ -529,6 +542,10 @@ class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads):
         """Every queue of this pool, in creation order."""
         return self._all(_SELECT_QUEUES, (str(work_pool_id),), rows.work_queue_from_row)
 
+    def find_work_queues(self, name: str, /) -> Sequence[WorkQueue]:
+        """Every queue with this exact name, in any pool, in creation order."""
+        return self._all(_SELECT_QUEUES_NAMED, (name,), rows.work_queue_from_row)
+
     def get_variable(self, name: str, /) -> Variable | None:
         """The workspace variable with this name."""
         return self._one(_SELECT_VARIABLE, (name,), rows.variable_from_row)
@@ -536,6 +553,14 @@ class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads):
     def get_task_run(self, task_run_id: UUID, /) -> TaskRun | None:
         """The task run with this id."""
         return self._one(_SELECT_TASK_RUN, (str(task_run_id),), rows.task_run_from_row)
+
+    def find_task_run(
+        self, flow_run_id: UUID | None, task_key: str, dynamic_key: str, /
+    ) -> TaskRun | None:
+        """The first task run with these keys (``None``: outside any flow run)."""
+        run_id = None if flow_run_id is None else str(flow_run_id)
+        params = (run_id, task_key, dynamic_key)
+        return self._one(_SELECT_TASK_RUN_BY_KEYS, params, rows.task_run_from_row)
 
     def get_infrastructure_document(self, document_id: UUID, /) -> InfrastructureDocument | None:
         """The block document with this id."""
