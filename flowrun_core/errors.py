@@ -157,6 +157,14 @@ class TooManyRelatedResources(FlowRunError, ValueError):
         self.count = count
 
 
+class InvalidRetryDelay(FlowRunError, ValueError):
+    """``retry_delay_seconds`` must fill ``retry_delay`` but is not a whole 64-bit number.
+
+    Prefect copies it when it builds the run (after the work-queue override, before the
+    insert, on an idempotent repeat too), and its integer validation fails there: 500.
+    """
+
+
 class ScheduledTimeOutOfRange(FlowRunError, ValueError):
     """The run's scheduled time has no UTC equivalent (it falls outside years 1 to 9999 there).
 

@@ -67,6 +67,31 @@ def map_json(
     return root
 
 
+def same_json(left: object, right: object) -> bool:
+    """Whether two JSON trees are equal, scalar types included.
+
+    ``1``, ``1.0`` and ``True`` differ here, unlike with ``==``. Iterative, so any depth works.
+    """
+    stack: list[tuple[object, object]] = [(left, right)]
+    while stack:
+        a, b = stack.pop()
+        if type(a) is not type(b):
+            return False
+        if isinstance(a, dict):
+            assert isinstance(b, dict)  # noqa: S101 - same type, checked above
+            if a.keys() != b.keys():
+                return False
+            stack.extend((a[k], b[k]) for k in a)
+        elif isinstance(a, list):
+            assert isinstance(b, list)  # noqa: S101 - same type, checked above
+            if len(a) != len(b):
+                return False
+            stack.extend(zip(a, b, strict=True))
+        elif a != b:
+            return False
+    return True
+
+
 def copy_json_object(value: dict[str, JSON]) -> dict[str, JSON]:
     """Return a deep copy of a JSON object."""
     return {k: copy_json(v) for k, v in value.items()}

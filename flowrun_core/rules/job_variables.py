@@ -33,6 +33,7 @@ from flowrun_core.errors import (
 from flowrun_core.json_types import JSON, copy_json
 from flowrun_core.rules.schema import (
     INVALID_SCHEMA_PREFIX,
+    UncheckableFormat,
     find_violations,
     schema_problem,
     validate_instance,
@@ -110,6 +111,9 @@ def _valid_defaults(
             raise InvalidJobVariablesSchema(
                 exc.message.removeprefix(INVALID_SCHEMA_PREFIX)
             ) from None
+        except UncheckableFormat as exc:  # Prefect: 500
+            msg = f"the default of job variable {name!r}: {exc}"
+            raise InvalidJobVariablesSchema(msg) from None
         if violations:
             dropped = True
         else:

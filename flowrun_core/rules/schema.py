@@ -69,7 +69,7 @@ from flowrun_core.errors import (
     ParameterValidationFailed,
     SchemaViolation,
 )
-from flowrun_core.json_types import JSON, copy_json_object
+from flowrun_core.json_types import JSON, copy_json_object, same_json
 from flowrun_core.rules.fast_schema import compile_fast_check
 from flowrun_core.rules.schema_preprocess import (
     INVALID_SCHEMA_PREFIX,
@@ -87,6 +87,7 @@ __all__ = [
     "INVALID_SCHEMA_PREFIX",
     "MAX_SCHEMA_DEPTH",
     "MAX_SCHEMA_SIZE",
+    "UncheckableFormat",
     "find_violations",
     "preprocess_schema",
     "remove_required",
@@ -212,6 +213,7 @@ _PREFECT_FORMATS: Final = frozenset(
         "date-time",
         "email",
         "idn-email",
+        "idn-hostname",
         "ipv4",
         "ipv6",
         "json-pointer",
@@ -221,8 +223,8 @@ _PREFECT_FORMATS: Final = frozenset(
         "uuid",
     }
 )
-"""Formats checked by jsonschema 4.26 in Prefect 3.9.1's environment (rfc3339-validator and
-jsonpointer installed). ``idn-hostname`` (needs ``idna``) is the one format not reproduced."""
+"""Formats checked by jsonschema 4.26 in Prefect 3.9.1's environment (rfc3339-validator,
+jsonpointer and idna installed; this project depends on ``idna`` for ``idn-hostname``)."""
 
 _RFC3339 = re.compile(
     r"^(\d{4})-(0[1-9]|1[0-2])-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?"
@@ -261,11 +263,17 @@ def _is_json_pointer(instance: object) -> bool:
     return not isinstance(instance, str) or _is_pointer_text(instance)
 
 
+class UncheckableFormat(ValueError):
+    """A value the format checker of Prefect's environment crashes on (Prefect: 500)."""
+
+
 def _is_relative_json_pointer(instance: object) -> bool:
     """The ``relative-json-pointer`` format as jsonschema 4.26 checks it.
 
     A run of digits, then ``#`` or a JSON Pointer. Like jsonschema, any digit that follows a
-    ``0`` digit is rejected (so ``"100"`` is refused too).
+    ``0`` digit is rejected (so ``"100"`` is refused too). A digit that is not a decimal digit
+    (``"²"``) followed by another digit makes jsonschema's ``int()`` fail, uncaught (Prefect
+    answers 500); here that raises :class:`UncheckableFormat`.
     """
     if not isinstance(instance, str):
         return True
@@ -273,8 +281,13 @@ def _is_relative_json_pointer(instance: object) -> bool:
     for index, char in enumerate(instance):
         if not char.isdigit():
             break
-        if index > 0 and unicodedata.decimal(instance[index - 1], None) == 0:
-            return False
+        if index > 0:
+            previous = unicodedata.decimal(instance[index - 1], None)
+            if previous is None:
+                msg = f"{instance!r} cannot be checked as a relative-json-pointer"
+                raise UncheckableFormat(msg)
+            if previous == 0:
+                return False
         digits += 1
     if digits == 0:
         return False
@@ -625,8 +638,11 @@ def _enforce(instance: Mapping[str, JSON], key: tuple[object, ...], compiled: _C
     raise ParameterValidationFailed(_failure_message(best), _report(errors))
 
 
-_ACCEPTED: dict[Hashable, tuple[Mapping[str, JSON], Callable[[JSON], bool] | None]] = {}
-"""``schema_id`` -> (a copy of the schema, its compiled accept check): skips the cache key."""
+_ACCEPTED: dict[
+    Hashable, tuple[Mapping[str, JSON], Callable[[JSON], bool] | None, Mapping[str, JSON]]
+] = {}
+"""``schema_id`` -> (a copy of the schema, its compiled accept check, the schema object it was
+made from): skips the cache key."""
 _ACCEPTED_LIMIT = 512
 
 
@@ -653,7 +669,7 @@ def validate_parameters(
     """
     if schema_id is not None:
         remembered = _ACCEPTED.get(schema_id)
-        if remembered is not None and remembered[0] == schema:
+        if remembered is not None and _same_schema(remembered[0], remembered[2], schema):
             check = remembered[1]
             if check is None or not check(_instance(parameters)):
                 validate_instance(parameters, schema)
@@ -664,7 +680,19 @@ def validate_parameters(
         return
     if len(_ACCEPTED) >= _ACCEPTED_LIMIT:
         _ACCEPTED.clear()
-    _ACCEPTED[schema_id] = (copy_json_object(dict(schema)), compiled.fast_check)
+    _ACCEPTED[schema_id] = (copy_json_object(dict(schema)), compiled.fast_check, schema)
+
+
+def _same_schema(copy: Mapping[str, JSON], source: Mapping[str, JSON], schema: object) -> bool:
+    """Whether ``schema`` is still the one remembered (as ``copy``, made from ``source``).
+
+    The object lent again unchanged (a shared deployment read) is checked with ``==``;
+    any other object must match with its scalar types too, since ``==`` takes ``1``,
+    ``1.0`` and ``True`` for one another and a schema's ``const`` or ``enum`` does not.
+    """
+    if source is schema:
+        return copy == schema
+    return same_json(copy, schema)
 
 
 def validation_report(

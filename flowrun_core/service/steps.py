@@ -30,6 +30,7 @@ from flowrun_core.models import (
     Deployment,
     DeploymentFlowRunCreate,
     FlowRun,
+    FlowRunPolicy,
     LabelValue,
     State,
     StateCreate,
@@ -50,6 +51,7 @@ from flowrun_core.rules.idempotency import Fingerprint, pointer_diff
 from flowrun_core.rules.idempotency import fingerprint as fingerprint_of
 from flowrun_core.rules.job_variables import validate_job_variables
 from flowrun_core.rules.parameters import effective_enforcement, merge_parameters
+from flowrun_core.rules.policy import backfill_deprecated_fields
 from flowrun_core.rules.related_resources import (
     MAX_RELATED_RESOURCES,
     check_related_resources,
@@ -126,6 +128,7 @@ class Checked:
     work_pool: tuple[WorkPool, WorkQueue] | None
     work_queue: tuple[UUID | None, str | None]
     new_queue: WorkQueue | None
+    policy: FlowRunPolicy
 
 
 class CreateSteps:
@@ -261,6 +264,8 @@ class CreateSteps:
             work_pool=work_pool,
             work_queue=(work_queue_id, work_queue_name),
             new_queue=new_queue,
+            # Step 6 re-validates the request's policy (on an idempotent repeat too).
+            policy=backfill_deprecated_fields(request.empirical_policy),
         )
 
     def assemble(
@@ -287,6 +292,7 @@ class CreateSteps:
             parameters=checked.parameters,
             work_queue=checked.work_queue,
             work_pool=checked.work_pool,
+            policy=checked.policy,
             created_by=created_by,
         )
 
@@ -489,6 +495,7 @@ class CreateSteps:
         parameters: dict[str, JSON],
         work_queue: tuple[UUID | None, str | None],
         work_pool: tuple[WorkPool, WorkQueue] | None,
+        policy: FlowRunPolicy,
         created_by: CreatedBy | None,
     ) -> FlowRun:
         """Steps 6 and 8: the run as Prefect builds and stores it, with its first state."""
@@ -524,5 +531,5 @@ class CreateSteps:
             job_variables=None
             if job_variables is None
             else {k: copy_json(v) for k, v in job_variables.items()},
-            **initial_state_fields(state, request.empirical_policy),
+            **initial_state_fields(state, policy),
         )

@@ -63,6 +63,8 @@ _TABLE: tuple[tuple[type[errors.FlowRunError], int, Callable[[errors.FlowRunErro
     # Prefect: 500 (its state-change event refuses more than 100 related resources, and
     # the create is rolled back).
     (errors.TooManyRelatedResources, 422, _detail()),
+    # Prefect: 500 (building the run, its integer validation of the copied delay fails).
+    (errors.InvalidRetryDelay, 422, _detail()),
     # Prefect: 201 for a run it did not store (no key), or 503 (a key); nothing is stored.
     (errors.ScheduledTimeOutOfRange, 422, _detail()),
     # Beyond Prefect (opt-in). A reused key is a semantic error in the body (the IETF

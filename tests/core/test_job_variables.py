@@ -220,6 +220,11 @@ def test_a_null_default_is_checked_without_preprocessing() -> None:
         ("uuid", "nope", True),
         ("email", "nope", True),
         ("date", "2024-02-30", True),
+        ("idn-hostname", "-bad-", True),
+        ("idn-hostname", "a..b", True),
+        ("idn-hostname", "bücher.example", False),
+        ("hostname", "-bad-", False),  # not checked in Prefect's environment
+        ("uri", "not a uri", False),  # nor this
     ],
 )
 def test_defaults_are_format_checked(fmt: str, default: str, dropped: bool) -> None:
@@ -404,3 +409,19 @@ def test_request_only_outcome_equals_deployment_only_outcome(layer: dict[str, An
         return None
 
     assert outcome(layer, None) == outcome(None, layer)
+
+
+def test_a_default_prefects_format_checker_crashes_on_is_an_invalid_schema() -> None:
+    # Recorded on 3.9.1 (quirk_b13_s8_2_default_relative_json_pointer_superscript_500):
+    # jsonschema's relative-json-pointer check calls int() on a superscript digit; Prefect 500.
+    pool = {
+        "variables": {
+            "properties": {
+                "f": {"type": "string", "format": "relative-json-pointer", "default": "²1"}
+            }
+        }
+    }
+    with pytest.raises(
+        InvalidJobVariablesSchema, match="cannot be checked as a relative-json-pointer"
+    ):
+        check(pool)

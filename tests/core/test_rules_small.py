@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flowrun_core.errors import InvalidWorkQueueName, WorkQueueWithoutPool
+from flowrun_core.errors import InvalidRetryDelay, InvalidWorkQueueName, WorkQueueWithoutPool
 from flowrun_core.models import (
     FlowRun,
     FlowRunPolicy,
@@ -20,6 +20,7 @@ from flowrun_core.models import (
 )
 from flowrun_core.rules.hydration import hydrate_parameters
 from flowrun_core.rules.parameters import effective_enforcement, merge_parameters
+from flowrun_core.rules.policy import backfill_deprecated_fields
 from flowrun_core.rules.state import (
     apply_initial_state,
     initial_state,
@@ -337,3 +338,43 @@ def test_read_back_keeps_the_number(value: float) -> None:
     got = as_read_back(value)
     assert got == value
     assert type(got) is (int if value.is_integer() and abs(value) < 2.0**63 else float)
+
+
+# -- the deprecated retry fields (Prefect's second back-fill, step 6) -------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "retries", "retry_delay"),
+    [
+        (FlowRunPolicy(max_retries=3, retries=0), 3, None),
+        (FlowRunPolicy(max_retries=-1), -1, None),
+        (FlowRunPolicy(retry_delay_seconds=4.0, retry_delay=0), None, 4),
+        (FlowRunPolicy(retry_delay_seconds=9e18), None, 9_000_000_000_000_000_000),
+        (FlowRunPolicy(max_retries=3, retries=2, retry_delay_seconds=5, retry_delay=1), 2, 1),
+        (FlowRunPolicy(), None, None),
+    ],
+)
+def test_deprecated_fields_fill_falsy_new_ones(
+    given: FlowRunPolicy, retries: int | None, retry_delay: int | None
+) -> None:
+    filled = backfill_deprecated_fields(given)
+    assert (filled.retries, filled.retry_delay) == (retries, retry_delay)
+    assert (filled.max_retries, filled.retry_delay_seconds) == (
+        given.max_retries,
+        given.retry_delay_seconds,
+    )
+
+
+@pytest.mark.parametrize("seconds", [2.5, float("inf"), float("nan"), 1e20, -1e19])
+def test_a_delay_that_is_no_whole_64_bit_number_cannot_fill_retry_delay(seconds: float) -> None:
+    with pytest.raises(InvalidRetryDelay, match="cannot fill retry_delay"):
+        backfill_deprecated_fields(FlowRunPolicy(retry_delay_seconds=seconds, retry_delay=0))
+    kept = FlowRunPolicy(retry_delay_seconds=seconds, retry_delay=7)
+    assert backfill_deprecated_fields(kept) is kept
+
+
+@given(st.integers(-5, 5), st.integers(-5, 5) | st.none())
+def test_backfill_is_idempotent(max_retries: int, retries: int | None) -> None:
+    once = backfill_deprecated_fields(FlowRunPolicy(max_retries=max_retries, retries=retries))
+    assert backfill_deprecated_fields(once) == once
+    assert once.retries == (retries or max_retries or retries)

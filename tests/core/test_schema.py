@@ -10,6 +10,7 @@ import copy
 import json
 import socket
 import sys
+import uuid
 from types import MappingProxyType
 from typing import Any
 
@@ -26,6 +27,7 @@ from flowrun_core.errors import (
     ParameterValidationFailed,
     SchemaViolation,
 )
+from flowrun_core.json_types import same_json
 from flowrun_core.rules import schema as schema_module
 from flowrun_core.rules.schema import (
     MAX_SCHEMA_DEPTH,
@@ -1152,3 +1154,34 @@ def test_a_deep_instance_runs_out_of_stack_about_where_prefect_does() -> None:
     validate_parameters({"n": _arrays(140)}, SELF_RECURSIVE)
     with pytest.raises(CircularSchemaRef):
         validate_parameters({"n": _arrays(170)}, SELF_RECURSIVE)
+
+
+def test_a_remembered_schema_is_not_reused_for_one_equal_only_by_python_equality() -> None:
+    # `{"const": 1} == {"const": True}` in Python; the remembered accept check of the first
+    # must not answer for the second under the same schema id.
+    schema_id = uuid.uuid4()
+    validate_parameters({"a": 1}, {"properties": {"a": {"const": 1}}}, schema_id=schema_id)
+    with pytest.raises(ParameterValidationFailed, match="True was expected"):
+        validate_parameters({"a": 1}, {"properties": {"a": {"const": True}}}, schema_id=schema_id)
+    with pytest.raises(ParameterValidationFailed, match=r"1\.0 was expected"):
+        validate_parameters({"a": True}, {"properties": {"a": {"const": 1.0}}}, schema_id=schema_id)
+
+
+_json_trees = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-2, 2)
+    | st.sampled_from([0.0, 1.0, -0.0])
+    | st.text("ab", max_size=1),
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.text("ab", max_size=1), inner, max_size=2)
+    ),
+    max_leaves=6,
+)
+
+
+@given(_json_trees, _json_trees)
+def test_same_json_is_equality_with_scalar_types(left: Any, right: Any) -> None:
+    typed = json.dumps(left, sort_keys=True) == json.dumps(right, sort_keys=True)
+    assert same_json(left, right) == typed
+    assert same_json(left, copy.deepcopy(left))

@@ -21,6 +21,7 @@ from flowrun_core import (
     FlowRunPolicy,
     FlowRunService,
     HydrationFailed,
+    InvalidRetryDelay,
     JobVariablesInvalid,
     MissingParameterSchema,
     ParameterValidationFailed,
@@ -599,3 +600,25 @@ def test_a_scheduled_time_with_no_utc_equivalent_is_refused_after_the_insert_che
             ),
         )
     assert env.repo.count_flow_runs() == 1
+
+
+def test_the_policy_is_back_filled_again_when_the_run_is_built(env: Env) -> None:
+    # Recorded on 3.9.1 (batch 13a): step 6 re-validates the request's policy, so a
+    # retries or retry_delay that validated to 0 takes the deprecated field's value, and a
+    # delay that cannot be a whole number fails there: after the queue override (which is
+    # rolled back), before the insert's checks, and on an idempotent repeat too.
+    pool = env.seed.work_pool("pool-a")
+    dep = env.deployment(work_pool_name="pool-a")
+    policy = FlowRunPolicy(max_retries=3, retries=0, retry_delay_seconds=4.0, retry_delay=0)
+    run = create(env, dep.id, empirical_policy=policy).value
+    assert (run.empirical_policy.retries, run.empirical_policy.retry_delay) == (3, 4)
+    fractional = FlowRunPolicy(retry_delay_seconds=2.5, retry_delay=0)
+    with pytest.raises(InvalidRetryDelay):
+        create(env, dep.id, empirical_policy=fractional, work_queue_name="rolled-back")
+    assert env.repo.get_work_queue_by_name(pool.id, "rolled-back") is None
+    with pytest.raises(InvalidRetryDelay):
+        create(env, dep.id, empirical_policy=fractional, infrastructure_document_id=uuid.uuid4())
+    create(env, dep.id, idempotency_key="k")
+    with pytest.raises(InvalidRetryDelay):
+        create(env, dep.id, empirical_policy=fractional, idempotency_key="k")
+    assert env.repo.count_flow_runs() == 2
