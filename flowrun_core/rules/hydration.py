@@ -63,7 +63,9 @@ __all__ = [
     "MAX_WORK",
     "first_unencodable_string",
     "hydrate_parameters",
+    "hydrate_root",
     "json_depth_exceeds",
+    "require_object",
 ]
 
 MAX_JSON_DEPTH: Final = 256
@@ -97,6 +99,30 @@ _Value: TypeAlias = "JSON | _Marker"
 def hydrate_parameters(
     parameters: Mapping[str, JSON], variables: Mapping[str, JSON]
 ) -> dict[str, JSON]:
+    """:func:`hydrate_root`, refusing a result that is not an object.
+
+    Raises:
+        HydrationFailed: As :func:`hydrate_root`, or the result is not an object (see
+            :func:`require_object`).
+    """
+    return require_object(hydrate_root(parameters, variables))
+
+
+def require_object(hydrated: JSON) -> dict[str, JSON]:
+    """``hydrated`` when it is an object; else Prefect's hydration error (400 here).
+
+    Only a placeholder at the top level of the parameters can hydrate to something else.
+    Prefect carries such a value through schema enforcement, job variables and the queue
+    override, and fails (500) only when it builds the run, where the service calls this.
+    """
+    if not isinstance(hydrated, dict):
+        raise HydrationFailed(
+            f"Hydrated parameters must be a JSON object, got {_json_type(hydrated)}."
+        )
+    return hydrated
+
+
+def hydrate_root(parameters: Mapping[str, JSON], variables: Mapping[str, JSON]) -> JSON:
     """Resolve every ``__prefect_kind`` placeholder in ``parameters`` (spec §6.2).
 
     Args:
@@ -106,8 +132,8 @@ def hydrate_parameters(
             ``variables[name]`` are used, so a lazy mapping that reads storage works.
 
     Returns:
-        A new dict with every placeholder resolved. If ``parameters`` is itself a
-        placeholder whose result is removed, ``{}``.
+        A new value with every placeholder resolved: a dict, unless ``parameters`` is
+        itself a placeholder, whose result may be any JSON value (``{}`` when removed).
 
     Raises:
         HydrationFailed: The first error met, depth-first in key and list order.
@@ -119,12 +145,8 @@ def hydrate_parameters(
         except _NeedsWalk:
             pass
     result = _walk(root, variables)
-    if result is _Marker.REMOVE:
+    if isinstance(result, _Marker):  # the root placeholder removed itself (RemoveValue)
         return {}
-    if not isinstance(result, dict):
-        raise HydrationFailed(
-            f"Hydrated parameters must be a JSON object, got {_json_type(result)}."
-        )
     return result
 
 

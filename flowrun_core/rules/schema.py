@@ -509,9 +509,11 @@ def schema_problem(schema: JSON) -> str | None:
 # --------------------------------------------------------------------------------------------
 
 
-def _instance(value: Mapping[str, JSON]) -> dict[str, JSON]:
-    """Return ``value`` as a ``dict`` (jsonschema's ``object`` type), copying only a non-dict."""
-    return value if isinstance(value, dict) else dict(value)
+def _instance(value: Mapping[str, JSON] | JSON) -> JSON:
+    """``value`` as jsonschema sees it: a mapping as a ``dict``, any other value as it is."""
+    if isinstance(value, Mapping) and not isinstance(value, dict):
+        return dict(value)
+    return value
 
 
 def _run(key: tuple[object, ...], validator: Any, instance: object, *, fast: bool) -> list[Any]:
@@ -575,7 +577,7 @@ def _report(errors: list[Any]) -> tuple[SchemaViolation, ...]:
 
 
 def validate_instance(
-    instance: Mapping[str, JSON],
+    instance: Mapping[str, JSON] | JSON,
     schema: Mapping[str, JSON],
     *,
     allow_none_with_default: bool = False,
@@ -621,7 +623,9 @@ def _enforcing(
     )
 
 
-def _enforce(instance: Mapping[str, JSON], key: tuple[object, ...], compiled: _Compiled) -> None:
+def _enforce(
+    instance: Mapping[str, JSON] | JSON, key: tuple[object, ...], compiled: _Compiled
+) -> None:
     """Raise Prefect's error when ``instance`` fails ``compiled`` (see validate_instance)."""
     value = _instance(instance)
     if compiled.fast_check is not None and compiled.fast_check(value):
@@ -647,7 +651,7 @@ _ACCEPTED_LIMIT = 512
 
 
 def validate_parameters(
-    parameters: Mapping[str, JSON],
+    parameters: Mapping[str, JSON] | JSON,
     schema: Mapping[str, JSON],
     *,
     schema_id: Hashable | None = None,
@@ -655,7 +659,8 @@ def validate_parameters(
     """Enforce a deployment's parameter schema on the merged, hydrated parameters (§5).
 
     Args:
-        parameters: The merged parameters (never modified).
+        parameters: The merged, hydrated parameters (never modified); any JSON value, as
+            hydration of a top-level placeholder can give one.
         schema: The deployment's ``parameter_openapi_schema`` (never modified).
         schema_id: An optional stable name for ``schema`` (the service passes the
             deployment id). Valid parameters then skip serialising the schema to find its

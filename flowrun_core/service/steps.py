@@ -46,7 +46,7 @@ from flowrun_core.ports import (
     Repository,
     SharedDeploymentReads,
 )
-from flowrun_core.rules.hydration import hydrate_parameters
+from flowrun_core.rules.hydration import hydrate_root, require_object
 from flowrun_core.rules.idempotency import Fingerprint, pointer_diff
 from flowrun_core.rules.idempotency import fingerprint as fingerprint_of
 from flowrun_core.rules.job_variables import validate_job_variables
@@ -257,14 +257,15 @@ class CreateSteps:
             )
             work_queue_id, work_queue_name = queue.id, queue.name
             new_queue = queue if created else None
+        # Step 6 builds the run from the checked values (on an idempotent repeat too): the
+        # parameters must be an object, and the policy is back-filled again.
         return Checked(
             request_state=request_state,
             merged=merged,
-            parameters=parameters,
+            parameters=require_object(parameters),
             work_pool=work_pool,
             work_queue=(work_queue_id, work_queue_name),
             new_queue=new_queue,
-            # Step 6 re-validates the request's policy (on an idempotent repeat too).
             policy=backfill_deprecated_fields(request.empirical_policy),
         )
 
@@ -385,13 +386,15 @@ class CreateSteps:
 
     def _parameters(
         self, deployment: Deployment, request: DeploymentFlowRunCreate
-    ) -> tuple[dict[str, JSON], dict[str, JSON]]:
+    ) -> tuple[dict[str, JSON], JSON]:
         """Steps 2 and 3: merge, hydrate, then enforce the schema if the flags say so.
 
-        Returns the merged parameters (before hydration) and the final ones.
+        Returns the merged parameters (before hydration) and the final ones, which are an
+        object unless a top-level placeholder hydrated to something else (refused later,
+        where Prefect builds the run: see :func:`~flowrun_core.rules.hydration.require_object`).
         """
         merged = merge_parameters(deployment.parameters, request.parameters)
-        parameters = hydrate_parameters(merged, _WorkspaceVariables(self.repository))
+        parameters = hydrate_root(merged, _WorkspaceVariables(self.repository))
         if effective_enforcement(
             request.enforce_parameter_schema, deployment.enforce_parameter_schema
         ):

@@ -84,7 +84,10 @@ def _decode(
     except InvalidRequest as exc:
         return invalid(tuple(header_errors) + exc.details, exc.request_body, options)
     if header_errors:
-        return invalid(tuple(header_errors), parsed_body(body), options)
+        # Prefect echoes the body as its validation left it (deprecated policy fields
+        # back-filled in place), as decoding just did to the parsed value.
+        echoed = read.value if read is not None else parsed_body(body)
+        return invalid(tuple(header_errors), echoed, options)
     return target, request, created_by
 
 

@@ -622,3 +622,32 @@ def test_the_policy_is_back_filled_again_when_the_run_is_built(env: Env) -> None
     with pytest.raises(InvalidRetryDelay):
         create(env, dep.id, empirical_policy=fractional, idempotency_key="k")
     assert env.repo.count_flow_runs() == 2
+
+
+def test_a_top_level_placeholder_that_is_no_object_meets_the_later_checks_first(
+    env: Env,
+) -> None:
+    # Recorded on 3.9.1 (batch 14): Prefect enforces the schema on the hydrated value, checks
+    # job variables and the queue override, and fails only when it builds the run (500).
+    three = {"__prefect_kind": "none", "value": 3}
+    typed = env.deployment(
+        parameter_openapi_schema={"type": "object", "properties": {}},
+        enforce_parameter_schema=True,
+    )
+    with pytest.raises(ParameterValidationFailed, match="3 is not of type 'object'"):
+        create(env, typed.id, parameters=three)
+    env.seed.work_pool("pool-a", base_job_template=POOL_TEMPLATE)
+    pooled = env.deployment(work_pool_name="pool-a")
+    with pytest.raises(JobVariablesInvalid):
+        create(env, pooled.id, parameters=three)
+    loose = env.deployment()
+    with pytest.raises(WorkQueueWithoutPool):
+        create(env, loose.id, parameters=three, work_queue_name="q")
+    with pytest.raises(HydrationFailed, match="must be a JSON object, got integer"):
+        create(
+            env, pooled.id, parameters=three, job_variables={"image": "x"}, work_queue_name="new"
+        )
+    pool = env.repo.get_work_pool_by_name("pool-a")
+    assert pool is not None
+    assert env.repo.get_work_queue_by_name(pool.id, "new") is None
+    assert env.repo.count_flow_runs() == 0

@@ -459,3 +459,12 @@ def test_a_scheduled_time_with_no_utc_equivalent_is_a_422_not_a_crash(env) -> No
     assert response.status == 422
     assert "has no UTC equivalent" in response.json["detail"]
     assert service.repository.count_flow_runs() == 0
+
+
+def test_a_header_only_422_echoes_the_body_with_the_policy_back_filled(env) -> None:
+    # Recorded on 3.9.1 (fuzz_b14_policy_backfill_echo_header_only_422): Prefect's
+    # validation back-fills the deprecated fields in the body it echoes.
+    body = b'{"empirical_policy": {"max_retries": 1}}'
+    response = post(env, body, headers={"prefect-automation-id": "nope"})
+    assert response.status == 422
+    assert response.json["request_body"] == {"empirical_policy": {"max_retries": 1, "retries": 1}}
