@@ -78,7 +78,7 @@ def _decode(
         earlier = _before_the_crash(service, target, exc, created_by, options)
         if isinstance(earlier, WireResponse):
             return earlier
-        if earlier and exc.request is not None:  # Prefect returns the stored run
+        if earlier:  # Prefect returns the stored run
             return target, exc.request, created_by
         return invalid(exc.details, exc.request_body, options)
     except InvalidRequest as exc:
@@ -108,16 +108,9 @@ def _before_the_crash(
     first (the caller refuses the value with a 422). The dry run writes nothing.
     """
     try:
-        if exc.request is None:
-            known = service.repository.get_deployment(deployment_id) is not None
-            replay = False
-        else:
-            known = True
-            replay = service.plan(deployment_id, exc.request, created_by=created_by).replay
-    except FlowRunError as error:
+        replay = service.plan(deployment_id, exc.request, created_by=created_by).replay
+    except FlowRunError as error:  # DeploymentNotFound included: 404
         return _problem(error, options)
-    if not known:
-        return WireResponse(status=404, json={"detail": "Deployment not found"})
     return replay and exc.replayable
 
 

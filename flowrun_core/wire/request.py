@@ -81,7 +81,7 @@ class UnstorableValue(InvalidRequest):
         details: list[ErrorDetail],
         request_body: JSON = None,
         *,
-        request: DeploymentFlowRunCreate | None = None,
+        request: DeploymentFlowRunCreate,
         replayable: bool = True,
     ) -> None:
         super().__init__(details, request_body)
