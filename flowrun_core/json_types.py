@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 JSON: TypeAlias = "bool | int | float | str | list[JSON] | dict[str, JSON] | None"
 """Any JSON value as Python's :mod:`json` module produces it."""
@@ -21,11 +21,15 @@ def copy_json(value: JSON) -> JSON:
         return _copy_iterative(value)
 
 
+SCALAR_TYPES: Final = frozenset({str, int, float, bool, type(None)})
+"""The exact types of JSON's scalars: a child of one of them is shared without a call."""
+
+
 def _copy_recursive(value: JSON) -> JSON:
     if isinstance(value, dict):
-        return {k: _copy_recursive(v) for k, v in value.items()}
+        return {k: v if type(v) in SCALAR_TYPES else _copy_recursive(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy_recursive(v) for v in value]
+        return [v if type(v) in SCALAR_TYPES else _copy_recursive(v) for v in value]
     return value
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import operator
 import threading
 import typing
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import Any, Final, TypeVar
 from uuid import UUID
 
@@ -152,6 +153,47 @@ def _run_from_row(row: _RunRow) -> FlowRun:
     return FlowRun(**dict(zip(_RUN_FIELDS, _fresh_containers(row), strict=True)))
 
 
+class _Unit(AbstractContextManager[None]):
+    """One unit of work on an :class:`InMemoryRepository` (a nested one is a savepoint).
+
+    Holds the store's lock from enter to exit; on an exception, undoes the writes made
+    since enter. A class rather than a generator: a create enters one on every call.
+    """
+
+    __slots__ = ("_mark", "_repo")
+
+    def __init__(self, repo: InMemoryRepository) -> None:
+        self._repo = repo
+        self._mark = 0
+
+    def __enter__(self) -> None:
+        repo = self._repo
+        repo._lock.acquire()  # noqa: SLF001
+        try:
+            repo._check_open()  # noqa: SLF001
+        except BaseException:
+            repo._lock.release()  # noqa: SLF001
+            raise
+        self._mark = len(repo._undo)  # noqa: SLF001
+        repo._depth += 1  # noqa: SLF001
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        repo = self._repo
+        try:
+            if exc_type is not None:
+                repo._rollback_to(self._mark)  # noqa: SLF001
+        finally:
+            repo._depth -= 1  # noqa: SLF001
+            if repo._depth == 0:  # noqa: SLF001
+                repo._undo.clear()  # noqa: SLF001
+            repo._lock.release()  # noqa: SLF001
+
+
 class InMemoryRepository(Repository, FingerprintStore, SharedDeploymentReads, CreationLookups):
     """A thread-safe, in-process :class:`~flowrun_core.ports.Repository`.
 
@@ -180,22 +222,9 @@ class InMemoryRepository(Repository, FingerprintStore, SharedDeploymentReads, Cr
 
     # -- unit of work -------------------------------------------------------------------
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """Hold the lock for the whole unit; undo its writes if the block raises."""
-        with self._lock:
-            self._check_open()
-            mark = len(self._undo)
-            self._depth += 1
-            try:
-                yield
-            except BaseException:
-                self._rollback_to(mark)
-                raise
-            finally:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._undo.clear()
+        return _Unit(self)
 
     def _rollback_to(self, mark: int) -> None:
         while len(self._undo) > mark:

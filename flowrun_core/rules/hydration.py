@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping
 from typing import Final, Protocol, TypeAlias, cast
 
 from flowrun_core.errors import HydrationFailed
-from flowrun_core.json_types import JSON
+from flowrun_core.json_types import JSON, SCALAR_TYPES
 from flowrun_core.rules.jinja_sandbox import (
     MAX_CALL_DEPTH,
     MAX_INT_BITS,
@@ -141,7 +141,10 @@ def hydrate_root(parameters: Mapping[str, JSON], variables: Mapping[str, JSON]) 
     root = dict(parameters)
     if _KIND not in root:
         try:
-            return {key: _copy_plain(child, 2) for key, child in root.items()}
+            return {
+                key: child if type(child) in SCALAR_TYPES else _copy_plain(child, 2)
+                for key, child in root.items()
+            }
         except _NeedsWalk:
             pass
     result = _walk(root, variables)
@@ -169,12 +172,17 @@ def _copy_plain(value: JSON, depth: int) -> JSON:
         if _KIND in value or depth > _PLAIN_DEPTH:
             raise _NeedsWalk
         depth += 1
-        return {key: _copy_plain(child, depth) for key, child in value.items()}
+        return {
+            key: child if type(child) in SCALAR_TYPES else _copy_plain(child, depth)
+            for key, child in value.items()
+        }
     if isinstance(value, list):
         if depth > _PLAIN_DEPTH:
             raise _NeedsWalk
         depth += 1
-        return [_copy_plain(child, depth) for child in value]
+        return [
+            child if type(child) in SCALAR_TYPES else _copy_plain(child, depth) for child in value
+        ]
     return value
 
 

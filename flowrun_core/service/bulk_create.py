@@ -53,8 +53,9 @@ def create_many(
     try:
         with steps.repository.transaction():
             deployment = steps.deployment(deployment_id)
+            flow_tags = steps.flow_tags(deployment.flow_id)
             outcomes = [
-                _item(steps, deployment, index, request, created_by)
+                _item(steps, deployment, index, request, created_by, flow_tags=flow_tags)
                 for index, request in enumerate(requests)
             ]
             _roll_back_if_any_failed(outcomes, atomic=atomic)
@@ -77,13 +78,15 @@ def _item(
     index: int,
     request: DeploymentFlowRunCreate,
     created_by: CreatedBy | None,
+    *,
+    flow_tags: tuple[str, ...],
 ) -> BulkItemOutcome:
     try:
         if steps.writes_more_than_the_run(request):
             with steps.repository.transaction():
-                result = steps.create(deployment, request, created_by)
+                result = steps.create(deployment, request, created_by, flow_tags=flow_tags)
         else:
-            result = steps.create(deployment, request, created_by)
+            result = steps.create(deployment, request, created_by, flow_tags=flow_tags)
     except FlowRunError as exc:
         return BulkItemOutcome(index=index, status=BulkStatus.FAILED, error=exc)
     status = BulkStatus.CREATED if result.created else BulkStatus.REPLAYED

@@ -194,11 +194,15 @@ class CreateSteps:
         deployment: Deployment,
         request: DeploymentFlowRunCreate,
         created_by: CreatedBy | None,
+        *,
+        flow_tags: tuple[str, ...] | None = None,
     ) -> Created[FlowRun]:
         """Steps 2 to 8: check, then replay the stored run or build and insert a new one.
 
         Writes only through the port, inside the caller's unit of work; raises the
         exception of the first rule that fails, having written nothing of its own.
+        ``flow_tags`` are the deployment's flow's tags when the caller has read them in
+        this unit of work (see :meth:`flow_tags`); otherwise they are read when needed.
         """
         repository = self.repository
         fingerprint = self.fingerprint(request)
@@ -213,7 +217,7 @@ class CreateSteps:
                 self.check_replay(deployment, request, stored, fingerprint)
                 return Created(value=stored, created=False)
         run = self.assemble(deployment, request, checked, created_by)
-        self.check_event(run)
+        self.check_event(run, flow_tags=flow_tags)
         result = repository.create_flow_run(as_stored(run))
         if not result.created:
             self.check_replay(deployment, request, result.value, fingerprint)
@@ -353,7 +357,16 @@ class CreateSteps:
         if parent is not None and repository.get_task_run(parent) is None:
             raise StorageIntegrityError(f"Task run {parent} does not exist.")
 
-    def check_event(self, run: FlowRun) -> None:
+    def flow_tags(self, flow_id: UUID) -> tuple[str, ...]:
+        """The tags of the flow with this id (none when it is missing), read through the port.
+
+        Nothing a create writes changes a flow, so one read serves every create of a unit
+        of work (a bulk create reads them once).
+        """
+        flow = self.repository.get_flow(flow_id)
+        return () if flow is None else tuple(flow.tags)
+
+    def check_event(self, run: FlowRun, *, flow_tags: tuple[str, ...] | None = None) -> None:
         """Refuse ``run`` where Prefect fails only once the run is inserted.
 
         That is a scheduled time with no UTC equivalent (writing the first state fails; see
@@ -362,9 +375,8 @@ class CreateSteps:
         :mod:`flowrun_core.rules.related_resources`). The insert's own integrity errors
         answer first.
         """
-        repository = self.repository
-        flow = repository.get_flow(run.flow_id)
-        flow_tags = () if flow is None else flow.tags
+        if flow_tags is None:
+            flow_tags = self.flow_tags(run.flow_id)
         try:
             check_utc_range(run)
         except ScheduledTimeOutOfRange:

@@ -196,3 +196,22 @@ def test_the_wire_answers_422_and_a_bulk_fails_only_that_item(repo: Repository) 
     assert [run.id for run in repo.list_flow_runs(flow_id=flow.id)] == [
         uuid.UUID(results[0]["flow_run_id"])
     ]
+
+
+def test_a_bulk_counts_the_flows_tags_for_every_item(repo: Repository) -> None:
+    # A bulk reads the flow once for all its items: its tags still count for each of them.
+    service, deployment, flow = world(repo, flow_tags=50)
+    at_the_limit = DeploymentFlowRunCreate(tags=tuple(tags(48)))  # 2 + 50 + 48 = 100
+    shared = DeploymentFlowRunCreate(tags=(*tags(48), "f000"))  # a flow tag counts once
+    one_more = DeploymentFlowRunCreate(tags=(*tags(48), "extra"))  # 101
+    result = service.create_flow_runs_from_deployment(
+        deployment.id, [at_the_limit, one_more, shared, one_more]
+    )
+    assert [outcome.status.value for outcome in result.outcomes] == [
+        "created",
+        "failed",
+        "created",
+        "failed",
+    ]
+    assert isinstance(result.outcomes[1].error, TooManyRelatedResources)
+    assert len(repo.list_flow_runs(flow_id=flow.id)) == 2
