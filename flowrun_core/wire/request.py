@@ -96,7 +96,7 @@ def _converter() -> cattrs.Converter:
 
 def _is_json_content_type(content_type: str | None) -> bool:
     """FastAPI's rule: no header means JSON; else ``application/json`` or ``*+json``."""
-    if content_type is None:
+    if content_type is None or content_type == "application/json":
         return True
     if not content_type:
         return False

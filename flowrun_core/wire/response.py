@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Final
 from uuid import UUID
 
 from flowrun_core.json_types import JSON, map_json
@@ -21,23 +22,23 @@ __all__ = ["as_read_back", "encode_datetime", "encode_flow_run", "encode_json", 
 
 
 def encode_datetime(value: datetime | None) -> str | None:
-    """ISO 8601 as pydantic writes it: ``2030-01-01T00:00:00Z``, ``…00.500000+02:00``."""
+    """ISO 8601 as pydantic writes it: ``2030-01-01T00:00:00Z``, ``…00.500000+02:00``.
+
+    Microseconds appear only when non-zero, UTC is ``Z``, and an offset is written in whole
+    minutes (seconds of an offset are dropped, as pydantic drops them).
+    """
     if value is None:
         return None
-    text = (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
-        f"T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
-    )
-    if value.microsecond:
-        text += f".{value.microsecond:06d}"
     offset = value.utcoffset()
     if offset is None:
-        return text
+        return value.isoformat()
     if not offset:
-        return text + "Z"
+        return value.isoformat()[:-6] + "Z"  # isoformat ends a zero offset with "+00:00"
+    if not offset.seconds % 60 and not offset.microseconds:
+        return value.isoformat()  # a whole-minute offset: isoformat writes "+HH:MM"
     sign = "-" if offset < timedelta(0) else "+"
     minutes = abs(offset) // timedelta(minutes=1)
-    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    return f"{value.replace(tzinfo=None).isoformat()}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _uuid(value: UUID | None) -> str | None:
@@ -47,10 +48,26 @@ def _uuid(value: UUID | None) -> str | None:
 def finite_json(value: JSON) -> JSON:
     """A deep copy of ``value`` with ``NaN`` and infinities replaced by ``null``.
 
-    pydantic serializes non-finite floats as ``null`` in Prefect's responses. The copy is
-    made without recursion, so any depth works.
+    pydantic serializes non-finite floats as ``null`` in Prefect's responses. Recursive (fast)
+    for ordinary trees; a tree too deep for the interpreter's stack is copied iteratively, so
+    any depth works.
     """
-    return map_json(value, _finite_scalar)
+    try:
+        return _finite_recursive(value)
+    except RecursionError:
+        return map_json(value, _finite_scalar)
+
+
+_KEPT_AS_IS: Final = frozenset({str, int, bool, type(None)})
+"""Exact scalar types a copy shares without a look (a float may be non-finite)."""
+
+
+def _finite_recursive(value: JSON) -> JSON:
+    if isinstance(value, dict):
+        return {k: v if type(v) in _KEPT_AS_IS else _finite_recursive(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [v if type(v) in _KEPT_AS_IS else _finite_recursive(v) for v in value]
+    return _finite_scalar(value)
 
 
 def _finite_scalar(value: JSON) -> JSON:
@@ -228,13 +245,19 @@ def _paired_leaf(value: JSON) -> JSON:
     return _paired(value) if isinstance(value, str) else value
 
 
+_ENCODERS: Final = {
+    ascii_only: json.JSONEncoder(ensure_ascii=ascii_only, allow_nan=False, separators=(",", ":"))
+    for ascii_only in (False, True)
+}
+"""Compact encoders that refuse non-finite numbers, made once (they keep no state)."""
+
+
 def _dumps(value: JSON, *, ensure_ascii: bool) -> str:
+    encoder = _ENCODERS[ensure_ascii]
     try:
-        return json.dumps(value, ensure_ascii=ensure_ascii, allow_nan=False, separators=(",", ":"))
+        return encoder.encode(value)
     except ValueError:
-        return json.dumps(
-            finite_json(value), ensure_ascii=ensure_ascii, allow_nan=False, separators=(",", ":")
-        )
+        return encoder.encode(finite_json(value))
 
 
 def _dumps_iteratively(value: JSON, *, ensure_ascii: bool = False) -> str:
