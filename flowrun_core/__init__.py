@@ -67,6 +67,7 @@ from flowrun_core.models import (
 from flowrun_core.ports import (
     Clock,
     CreationLookups,
+    DeploymentUpdates,
     FingerprintStore,
     IdFactory,
     NameFactory,
@@ -90,6 +91,7 @@ __all__ = [
     "Deployment",
     "DeploymentFlowRunCreate",
     "DeploymentNotFound",
+    "DeploymentUpdates",
     "ErrorDetail",
     "FingerprintStore",
     "Flow",

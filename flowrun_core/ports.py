@@ -244,6 +244,26 @@ class CreationLookups(Protocol):
 
 
 @runtime_checkable
+class DeploymentUpdates(Protocol):
+    """**Protocol**: an optional capability: replace a stored deployment in place.
+
+    Prefect's ``POST /deployments/`` updates the deployment of the same flow and name when
+    there is one, keeping its id; :class:`~flowrun_core.seeding.Seeder` does the same through
+    this capability, and refuses a second deployment of a flow and name without it. Pinned
+    by ``RepositoryContract``'s deployment-update tests.
+    """
+
+    def replace_deployment(self, deployment: Deployment, /) -> None:
+        """Store ``deployment`` in place of the stored deployment with its id.
+
+        Raises:
+            StorageIntegrityError: no deployment has this id, or its flow or work queue
+                does not exist.
+        """
+        ...
+
+
+@runtime_checkable
 class SharedDeploymentReads(Protocol):
     """**Protocol**: an optional capability: read a deployment without copying it.
 

@@ -16,7 +16,10 @@ Every method writes inside one unit of work and returns the stored value.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any, Final, TypedDict, Unpack
 from uuid import UUID
+
+import attrs
 
 from flowrun_core.factories import (
     adjective_animal_slug,
@@ -40,7 +43,14 @@ from flowrun_core.models import (
     WorkPool,
     WorkQueue,
 )
-from flowrun_core.ports import Clock, CreationLookups, IdFactory, NameFactory, Repository
+from flowrun_core.ports import (
+    Clock,
+    CreationLookups,
+    DeploymentUpdates,
+    IdFactory,
+    NameFactory,
+    Repository,
+)
 from flowrun_core.rules.state import (
     apply_initial_state,
     initial_state,
@@ -50,13 +60,70 @@ from flowrun_core.rules.stored_form import as_stored
 from flowrun_core.rules.tags_labels import FLOW_ID_LABEL, deployment_labels, run_labels
 from flowrun_core.rules.work_queue import lowest_free_priority
 
-__all__ = ["DEFAULT_AGENT_POOL", "DEFAULT_QUEUE", "Seeder"]
+__all__ = ["DEFAULT_AGENT_POOL", "DEFAULT_QUEUE", "DeploymentFields", "Seeder"]
 
 DEFAULT_QUEUE = "default"
 """The name of the queue every work pool is created with."""
 
 DEFAULT_AGENT_POOL = "default-agent-pool"
 """The pool Prefect puts a deployment's queue in when the deployment names no pool."""
+
+
+class DeploymentFields(TypedDict, total=False):
+    """The fields :meth:`Seeder.deployment` takes, each optional (Prefect's ``DeploymentCreate``).
+
+    The default a new deployment takes for a field not given is in brackets.
+    """
+
+    parameters: Mapping[str, JSON] | None
+    """Default parameter values [``{}``]."""
+    tags: Iterable[str]
+    """Stored as given, duplicates included [none]."""
+    labels: Mapping[str, LabelValue] | None
+    """The deployment's own labels, stored after the flow's and ``prefect.flow.id`` [none]."""
+    parameter_openapi_schema: Mapping[str, JSON] | None
+    """[the empty schema ``{}``]; an explicit ``{}`` is stored as
+    ``{"type": "object", "properties": {}}``, as Prefect stores it."""
+    has_parameter_schema: bool
+    """``False`` stores the deployment with no schema (``null``) [``True``]."""
+    enforce_parameter_schema: bool
+    """[``True``]"""
+    version: str | None
+    """[``None``]"""
+    description: str | None
+    """[``None``]"""
+    work_pool_name: str | None
+    """The pool whose queue the deployment uses, which must exist [none]."""
+    work_queue_name: str | None
+    """Resolved as Prefect does: in the pool, or with no pool in ``default-agent-pool``
+    (see :meth:`Seeder.deployment`) [the pool's ``default`` queue, or none]."""
+    job_variables: Mapping[str, JSON] | None
+    """[``{}``]"""
+    paused: bool
+    """[``False``]"""
+    infrastructure_document_id: UUID | None
+    """[``None``]"""
+
+
+_PLAIN_DEFAULTS: Final[dict[str, Any]] = {
+    "enforce_parameter_schema": True,
+    "version": None,
+    "description": None,
+    "paused": False,
+    "infrastructure_document_id": None,
+}
+"""Deployment fields stored exactly as given, with the default a new deployment takes."""
+
+
+def _stored_schema(fields: DeploymentFields) -> dict[str, JSON] | None:
+    """The parameter schema Prefect stores for ``fields``."""
+    if not fields.get("has_parameter_schema", True):
+        return None
+    given = fields.get("parameter_openapi_schema")
+    schema = dict(given or {})
+    if given is not None and not schema:
+        return {"type": "object", "properties": {}}
+    return schema
 
 
 class Seeder:
@@ -165,61 +232,69 @@ class Seeder:
         self.repository.add_infrastructure_document(document)
         return document
 
-    def deployment(
-        self,
-        flow: Flow,
-        name: str,
-        *,
-        parameters: Mapping[str, JSON] | None = None,
-        tags: Iterable[str] = (),
-        labels: Mapping[str, LabelValue] | None = None,
-        parameter_openapi_schema: Mapping[str, JSON] | None = None,
-        has_parameter_schema: bool = True,
-        enforce_parameter_schema: bool = True,
-        version: str | None = None,
-        description: str | None = None,
-        work_pool_name: str | None = None,
-        work_queue_name: str | None = None,
-        job_variables: Mapping[str, JSON] | None = None,
-        paused: bool = False,
-        infrastructure_document_id: UUID | None = None,
-    ) -> Deployment:
-        """Register a deployment of ``flow`` with Prefect's creation defaults.
+    def deployment(self, flow: Flow, name: str, **fields: Unpack[DeploymentFields]) -> Deployment:
+        """Register a deployment of ``flow``, or update the one it has under ``name``.
 
-        ``parameter_openapi_schema`` defaults to the empty schema ``{}``; an explicit empty
-        schema is stored as ``{"type": "object", "properties": {}}``, as Prefect stores it.
-        Pass ``has_parameter_schema=False`` for a deployment stored with no schema (``null``).
-        Tags are stored as given, duplicates included.
+        As Prefect's ``POST /deployments/``. A new deployment takes Prefect's creation
+        defaults for the fields not given (see :class:`DeploymentFields`). A deployment of
+        this flow and name that exists is updated in place and keeps its id: the fields
+        given replace the stored ones and the others are kept, except ``parameters``
+        (``{}`` unless given) and the labels (the flow's, ``prefect.flow.id``, then
+        ``labels``), which Prefect writes on every call; the queue is resolved again only
+        when ``work_pool_name`` or ``work_queue_name`` is given.
+
+        Raises:
+            LookupError: ``work_pool_name`` names no pool.
+            TypeError: a deployment of this flow and name exists, and the repository lacks
+                the :class:`~flowrun_core.ports.DeploymentUpdates` capability.
         """
         with self.repository.transaction():
-            queue = self._deployment_queue(work_pool_name, work_queue_name)
-            schema: dict[str, JSON] | None = None
-            if has_parameter_schema:
-                schema = dict(parameter_openapi_schema or {})
-                if parameter_openapi_schema is not None and not schema:
-                    schema = {"type": "object", "properties": {}}
-            deployment = Deployment(
-                id=self.new_id(),
-                flow_id=flow.id,
-                name=name,
-                version=version,
-                description=description,
-                parameters=dict(parameters or {}),
-                tags=tuple(tags),
-                labels=deployment_labels(
-                    flow_labels=flow.labels, flow_id=flow.id, own_labels=labels
-                ),
-                parameter_openapi_schema=schema,
-                enforce_parameter_schema=enforce_parameter_schema,
-                work_queue_name=None if queue is None else queue.name,
-                work_queue_id=None if queue is None else queue.id,
-                work_pool_name=None if queue is None else self._pool_name(queue),
-                infrastructure_document_id=infrastructure_document_id,
-                job_variables=dict(job_variables or {}),
-                paused=paused,
+            found = self.repository.list_deployments(name=name, flow_id=flow.id)
+            stored = found[0] if found else None
+            if stored is not None and not isinstance(self.repository, DeploymentUpdates):
+                msg = (
+                    f"flow {flow.name!r} already has a deployment named {name!r}, and "
+                    f"{type(self.repository).__name__} cannot update it in place as Prefect "
+                    "does (DeploymentUpdates)"
+                )
+                raise TypeError(msg)
+            values = self._deployment_values(flow, fields, new=stored is None)
+            if stored is None:
+                deployment = Deployment(id=self.new_id(), flow_id=flow.id, name=name, **values)
+                self.repository.add_deployment(deployment)
+                return deployment
+            deployment = attrs.evolve(stored, **values)
+            assert isinstance(self.repository, DeploymentUpdates)  # noqa: S101 - checked above
+            self.repository.replace_deployment(deployment)
+            return deployment
+
+    def _deployment_values(
+        self, flow: Flow, fields: DeploymentFields, *, new: bool
+    ) -> dict[str, Any]:
+        """The stored values the given ``fields`` set (all of them for a ``new`` deployment)."""
+        values: dict[str, Any] = {
+            "parameters": dict(fields.get("parameters") or {}),
+            "labels": deployment_labels(
+                flow_labels=flow.labels, flow_id=flow.id, own_labels=fields.get("labels")
+            ),
+        }
+        if new or "work_pool_name" in fields or "work_queue_name" in fields:
+            queue = self._deployment_queue(
+                fields.get("work_pool_name"), fields.get("work_queue_name")
             )
-            self.repository.add_deployment(deployment)
-        return deployment
+            values["work_queue_name"] = None if queue is None else queue.name
+            values["work_queue_id"] = None if queue is None else queue.id
+            values["work_pool_name"] = None if queue is None else self._pool_name(queue)
+        if new or "parameter_openapi_schema" in fields or "has_parameter_schema" in fields:
+            values["parameter_openapi_schema"] = _stored_schema(fields)
+        for key, default in _PLAIN_DEFAULTS.items():
+            if new or key in fields:
+                values[key] = fields.get(key, default)
+        if new or "tags" in fields:
+            values["tags"] = tuple(fields.get("tags", ()))
+        if new or "job_variables" in fields:
+            values["job_variables"] = dict(fields.get("job_variables") or {})
+        return values
 
     def _pool_name(self, queue: WorkQueue) -> str | None:
         pool = self.repository.get_work_pool(queue.work_pool_id)

@@ -29,6 +29,7 @@ __all__ = [
     "WORK_QUEUE_COLUMNS",
     "DecodedRows",
     "Row",
+    "by_id_params",
     "details_from_json",
     "details_to_json",
     "details_to_text",
@@ -545,3 +546,13 @@ class DecodedRows(Generic[_K, _V]):
             entries.clear()
         entries[key] = (row, value)
         return value
+
+
+def by_id_params(columns: Sequence[str], row: Sequence[Any]) -> tuple[Any, ...]:
+    """A row's values for an ``UPDATE ... WHERE id = ?`` that sets every other column.
+
+    Every column but ``id``, in ``columns`` order, then ``id`` (each adapter's
+    ``update_by_id_sql`` writes the statement).
+    """
+    pairs = list(zip(columns, row, strict=True))
+    return (*(value for name, value in pairs if name != "id"), dict(pairs)["id"])

@@ -37,6 +37,7 @@ from flowrun_core.models import (
 )
 from flowrun_core.ports import (
     CreationLookups,
+    DeploymentUpdates,
     FingerprintStore,
     Repository,
     SharedDeploymentReads,
@@ -194,7 +195,9 @@ class _Unit(AbstractContextManager[None]):
             repo._lock.release()  # noqa: SLF001
 
 
-class InMemoryRepository(Repository, FingerprintStore, SharedDeploymentReads, CreationLookups):
+class InMemoryRepository(
+    Repository, FingerprintStore, SharedDeploymentReads, CreationLookups, DeploymentUpdates
+):
     """A thread-safe, in-process :class:`~flowrun_core.ports.Repository`.
 
     It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`),
@@ -499,6 +502,19 @@ class InMemoryRepository(Repository, FingerprintStore, SharedDeploymentReads, Cr
             if queue is not None and queue not in self._queues:
                 raise StorageIntegrityError(f"Work queue {queue} does not exist.")
             self._add_unique(self._deployments, deployment.id, deployment, "Deployment")
+
+    def replace_deployment(self, deployment: Deployment, /) -> None:
+        """Replace the stored deployment with this id (:class:`DeploymentUpdates`)."""
+        with self._lock:
+            self._check_open()
+            if deployment.id not in self._deployments:
+                raise StorageIntegrityError(f"Deployment {deployment.id} does not exist.")
+            if deployment.flow_id not in self._flows:
+                raise StorageIntegrityError(f"Flow {deployment.flow_id} does not exist.")
+            queue = deployment.work_queue_id
+            if queue is not None and queue not in self._queues:
+                raise StorageIntegrityError(f"Work queue {queue} does not exist.")
+            self._put(self._deployments, deployment.id, _copy(deployment))
 
     def add_work_pool(self, work_pool: WorkPool, /) -> None:
         """Register a work pool."""

@@ -69,12 +69,15 @@ __all__ = [
 ]
 
 MAX_JSON_DEPTH: Final = 256
-"""Deepest nesting of objects and arrays in ``parameters``, ``context`` or ``job_variables``.
+"""Deepest nesting in ``parameters``, ``context`` or ``job_variables``, scalars counted.
 
-The value itself is level 1. Prefect 3.9.1 stores deeper values and then fails to serialize
-its response (pydantic's serialization depth limit; 500). This library refuses them instead:
-the request decoder answers 422, and a ``json`` placeholder whose document is deeper fails
-with ``Invalid JSON: the document is nested too deeply.``
+The value itself is level 1, and each object or array puts its members one level deeper:
+``{"a": 1}`` and ``{"a": []}`` are 2 levels deep, ``{"a": [1]}`` is 3 (see
+:func:`json_depth_exceeds`). Prefect 3.9.1 stores deeper values and then fails to serialize
+its response (500). This library refuses them instead: the request decoder answers 422, a
+``json`` placeholder whose document is deeper fails with ``Invalid JSON: the document is
+nested too deeply.``, and parameters that hydration makes deeper fail with
+``The hydrated parameters are nested too deeply.``
 """
 
 _KIND: Final = "__prefect_kind"
@@ -136,7 +139,9 @@ def hydrate_root(parameters: Mapping[str, JSON], variables: Mapping[str, JSON]) 
         itself a placeholder, whose result may be any JSON value (``{}`` when removed).
 
     Raises:
-        HydrationFailed: The first error met, depth-first in key and list order.
+        HydrationFailed: The first error met, depth-first in key and list order; or, once
+            every placeholder is resolved, parameters that hydration took past
+            :data:`MAX_JSON_DEPTH` levels.
     """
     root = dict(parameters)
     if _KIND not in root:
@@ -150,6 +155,10 @@ def hydrate_root(parameters: Mapping[str, JSON], variables: Mapping[str, JSON]) 
     result = _walk(root, variables)
     if isinstance(result, _Marker):  # the root placeholder removed itself (RemoveValue)
         return {}
+    # A placeholder's value lands below its own level, so hydration can take parameters past
+    # the limit (parameters already past it are the request decoder's to refuse).
+    if json_depth_exceeds(result, MAX_JSON_DEPTH) and not json_depth_exceeds(root, MAX_JSON_DEPTH):
+        raise HydrationFailed(_TOO_DEEP_RESULT)
     return result
 
 
@@ -187,22 +196,25 @@ def _copy_plain(value: JSON, depth: int) -> JSON:
 
 
 def json_depth_exceeds(value: object, limit: int) -> bool:
-    """Whether objects and arrays nest deeper than ``limit`` in ``value`` (iteratively).
+    """Whether ``value`` nests more than ``limit`` levels deep, scalars counted (iteratively).
 
-    ``value`` itself, when it is an object or an array, is level 1.
+    ``value`` itself is level 1 and each object or array puts its members one level deeper:
+    ``1``, ``[]`` and ``{}`` are 1 level deep, ``[1]`` and ``[[]]`` are 2. That is the depth
+    Prefect's response serializer limits (at 256 levels under ``parameters``).
     """
     stack: list[tuple[object, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
+        if depth > limit:
+            return True
         if isinstance(node, dict):
             children: Iterable[object] = node.values()
         elif isinstance(node, list):
             children = node
         else:
             continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        depth += 1
+        stack.extend((child, depth) for child in children)
     return False
 
 
@@ -362,6 +374,7 @@ def _load_json(text: str) -> JSON:
 
 
 _TOO_DEEP: Final = "Invalid JSON: the document is nested too deeply."
+_TOO_DEEP_RESULT: Final = "The hydrated parameters are nested too deeply."
 _SURROGATE_MESSAGE: Final = (
     "Invalid {what}: the result holds a lone surrogate, which is not valid Unicode and "
     "cannot be stored."

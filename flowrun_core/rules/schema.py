@@ -81,7 +81,12 @@ from flowrun_core.rules.schema_preprocess import (
     preprocess_schema,
     remove_required,
 )
-from flowrun_core.rules.stack_depth import PREFECT_CHECK_SCHEMA_DEPTH, call_at_depth
+from flowrun_core.rules.stack_depth import (
+    PREFECT_CHECK_SCHEMA_DEPTH,
+    PREFECT_VALIDATE_DEPTH,
+    call_as_if_at_depth,
+    call_at_depth,
+)
 
 __all__ = [
     "INVALID_SCHEMA_PREFIX",
@@ -516,23 +521,37 @@ def _instance(value: Mapping[str, JSON] | JSON) -> JSON:
     return value
 
 
-def _run(key: tuple[object, ...], validator: Any, instance: object, *, fast: bool) -> list[Any]:
+def _run(
+    key: tuple[object, ...], validator: Any, instance: object, *, depth: int | None = None
+) -> list[Any]:
     """Validate; return every error (``[]`` when valid), in jsonschema's production order.
+
+    With ``depth``, the errors are collected as from a frame at that stack depth (see
+    :func:`~flowrun_core.rules.stack_depth.call_as_if_at_depth`), so an instance deep enough
+    to exhaust the stack does so at the same depth as in Prefect, whoever the caller is;
+    without it, on the caller's stack.
 
     Raises:
         CircularSchemaRef: A ``$ref`` cycle was followed, or the stack ran out.
         referencing.exceptions.Unresolvable: Validation reached a ``$ref`` it cannot resolve.
     """
-    token = _ACTIVE_REFS.set(set())
+    collect = partial(_collect_errors, validator, instance)
     try:
-        if fast and validator.is_valid(instance):
-            return []
-        return list(validator.iter_errors(instance))
+        return collect() if depth is None else call_as_if_at_depth(depth, collect)
     except _RefCycleError:
         raise CircularSchemaRef from None
     except RecursionError:
         _CACHE.discard(key)
         raise CircularSchemaRef from None
+
+
+def _collect_errors(validator: Any, instance: object) -> list[Any]:
+    # Consumes the errors one frame above the validator's, as jsonschema's best_match does
+    # inside Prefect's jsonschema.validate; may run on another thread, so the cycle guard's
+    # context is set here.
+    token = _ACTIVE_REFS.set(set())
+    try:
+        return list(validator.iter_errors(instance))
     finally:
         _ACTIVE_REFS.reset(token)
 
@@ -631,7 +650,7 @@ def _enforce(
     if compiled.fast_check is not None and compiled.fast_check(value):
         return
     try:
-        errors = _run(key, compiled.validator, value, fast=True)
+        errors = _run(key, compiled.validator, value, depth=PREFECT_VALIDATE_DEPTH)
     except referencing.exceptions.Unresolvable as exc:
         raise ParameterValidationFailed(
             _unresolvable_message(exc), _unresolvable_report(exc)
@@ -721,7 +740,7 @@ def validation_report(
     if compiled.fast_check is not None and compiled.fast_check(value):
         return ()
     try:
-        errors = _run(key, compiled.validator, value, fast=True)
+        errors = _run(key, compiled.validator, value, depth=PREFECT_VALIDATE_DEPTH)
     except referencing.exceptions.Unresolvable as exc:
         return _unresolvable_report(exc)
     return _report(errors)
@@ -763,7 +782,7 @@ def find_violations(
         formats=check_formats,
     )
     try:
-        errors = _run(key, compiled.validator, _instance(instance), fast=False)
+        errors = _run(key, compiled.validator, _instance(instance))
     except referencing.exceptions.Unresolvable as exc:
         raise ParameterValidationFailed(
             _unresolvable_message(exc), _unresolvable_report(exc)

@@ -6,7 +6,10 @@ frames lie under the check. A check run on our caller's stack would give out at 
 depends on the caller (a test runner, a web framework). :func:`call_at_depth` runs it on a
 fresh thread, under exactly as many frames as Prefect's endpoint has, so the threshold is
 Prefect's wherever this library is called from. It costs a thread start (some 100 µs), so it
-is used only where the result is cached: the meta-schema check of a new schema.
+is used as it is only where the result is cached: the meta-schema check of a new schema.
+Validation runs on every create that needs it, so it uses :func:`call_as_if_at_depth`, which
+gives the same answer and starts a thread only for an instance deep enough to exhaust the
+caller's stack.
 
 While such a call runs, Python's cyclic garbage collector is paused. A collection triggered
 at the bottom of a stack already at the recursion limit would run the finalizers of
@@ -24,7 +27,13 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Final, TypeVar
 
-__all__ = ["PREFECT_CHECK_SCHEMA_DEPTH", "call_at_depth", "frames_below"]
+__all__ = [
+    "PREFECT_CHECK_SCHEMA_DEPTH",
+    "PREFECT_VALIDATE_DEPTH",
+    "call_as_if_at_depth",
+    "call_at_depth",
+    "frames_below",
+]
 
 _T = TypeVar("_T")
 
@@ -34,6 +43,14 @@ PREFECT_CHECK_SCHEMA_DEPTH: Final = 34
 oracle runs it). With the
 default recursion limit, a property schema of 117 nested ``not`` passes there and 118 is
 reported circular; the recorded scenarios ``schema_b9_deep_not_chain_*`` pin that."""
+
+
+PREFECT_VALIDATE_DEPTH: Final = 33
+"""The stack depth from which parameter enforcement collects jsonschema's errors, calibrated so
+that an instance nested under a self-recursive schema runs out of stack at the level it does
+in Prefect 3.9.1 (which consumes them in ``best_match``, inside ``jsonschema.validate``). The
+recorded scenarios ``schema_b16_recursive_instance_*`` pin it: ten schema shapes, each one
+level below and above Prefect's threshold (119 to 239 levels); 32 and 33 both reproduce them."""
 
 
 def frames_below() -> int:
@@ -102,3 +119,23 @@ def call_at_depth(depth: int, call: Callable[[], _T]) -> _T:
         assert isinstance(value, BaseException)  # noqa: S101 - recorded just above
         raise value
     return value  # type: ignore[return-value]
+
+
+def call_as_if_at_depth(depth: int, call: Callable[[], _T]) -> _T:
+    """What ``call()`` called from a frame at stack depth ``depth`` gives, cheaply.
+
+    A caller above ``depth`` descends to it on its own thread (a few calls). A caller at or
+    below it calls ``call`` where it is: what returns there returns at ``depth`` too, which
+    leaves more stack; only a call that runs out of stack there is run again by
+    :func:`call_at_depth`, for the answer at ``depth`` itself. So ``call`` must be safe to
+    repeat. The cyclic garbage collector is paused meanwhile (see the module's text).
+    """
+    here = frames_below()
+    with _PAUSE:
+        if here < depth:
+            return _descend(depth - here - 1, call)
+        try:
+            return call()
+        except RecursionError:
+            pass
+    return call_at_depth(depth, call)

@@ -47,6 +47,7 @@ from flowrun_core.models import (
 )
 from flowrun_core.ports import (
     CreationLookups,
+    DeploymentUpdates,
     FingerprintStore,
     Repository,
     SharedDeploymentReads,
@@ -624,6 +625,55 @@ class RepositoryContract(Generic[R]):
         copy.job_variables["image"] = "w"
         assert shared.get_shared_deployment(world.deployment.id) == world.deployment
 
+    # -- deployment updates (optional capability: DeploymentUpdates) ---------------------
+
+    def test_a_deployment_is_replaced_in_place(self, repo: R) -> None:
+        """``replace_deployment`` stores every field anew under the same id, shared reads too."""
+        updates = require_deployment_updates(repo)
+        world = seed_world(repo)
+        changed = attrs.evolve(
+            world.deployment,
+            version="2.0",
+            description="now described",
+            parameters={"y": [1, {"z": None}]},
+            tags=("c",),
+            labels={"prefect.flow.id": str(world.flow.id)},
+            parameter_openapi_schema=None,
+            enforce_parameter_schema=False,
+            work_queue_name=None,
+            work_queue_id=None,
+            work_pool_name=None,
+            infrastructure_document_id=None,
+            job_variables={},
+            paused=True,
+        )
+        updates.replace_deployment(changed)
+        assert repo.get_deployment(world.deployment.id) == changed
+        assert repo.list_deployments(flow_id=world.flow.id) == [changed]
+        lender: object = repo
+        if isinstance(lender, SharedDeploymentReads):
+            assert lender.get_shared_deployment(world.deployment.id) == changed
+
+    def test_a_replaced_deployment_is_restored_by_a_rollback(self, repo: R) -> None:
+        """A replacement inside a transaction that fails is undone."""
+        updates = require_deployment_updates(repo)
+        world = seed_world(repo)
+        with pytest.raises(ValueError, match="boom"), repo.transaction():
+            updates.replace_deployment(attrs.evolve(world.deployment, version="2.0"))
+            msg = "boom"
+            raise ValueError(msg)
+        assert repo.get_deployment(world.deployment.id) == world.deployment
+
+    def test_replacing_needs_the_deployment_and_its_queue(self, repo: R) -> None:
+        """An unknown id, or an unknown work queue, is an integrity error; nothing changes."""
+        updates = require_deployment_updates(repo)
+        world = seed_world(repo)
+        with pytest.raises(StorageIntegrityError):
+            updates.replace_deployment(attrs.evolve(world.deployment, id=uuid.uuid4()))
+        with pytest.raises(StorageIntegrityError):
+            updates.replace_deployment(attrs.evolve(world.deployment, work_queue_id=uuid.uuid4()))
+        assert repo.get_deployment(world.deployment.id) == world.deployment
+
     # -- fingerprints (optional capability: FingerprintStore) ----------------------------
 
     def test_fingerprint_round_trips_and_is_replaced(self, repo: R) -> None:
@@ -754,6 +804,13 @@ def require_creation_lookups(repo: Repository) -> CreationLookups:
     """``repo`` as a :class:`~flowrun_core.ports.CreationLookups`, or skip the test."""
     if not isinstance(repo, CreationLookups):
         pytest.skip(f"{type(repo).__name__} does not offer the creation lookups")
+    return repo
+
+
+def require_deployment_updates(repo: Repository) -> DeploymentUpdates:
+    """``repo`` as a :class:`~flowrun_core.ports.DeploymentUpdates`, or skip the test."""
+    if not isinstance(repo, DeploymentUpdates):
+        pytest.skip(f"{type(repo).__name__} does not update deployments in place")
     return repo
 
 

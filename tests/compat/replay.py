@@ -26,7 +26,7 @@ import normalise as nm  # noqa: E402
 from flowrun_core.factories import adjective_animal_slug  # noqa: E402
 from flowrun_core.models import Deployment, Flow, FlowRun  # noqa: E402
 from flowrun_core.ports import Repository  # noqa: E402
-from flowrun_core.seeding import DEFAULT_AGENT_POOL, Seeder  # noqa: E402
+from flowrun_core.seeding import DEFAULT_AGENT_POOL, DeploymentFields, Seeder  # noqa: E402
 from flowrun_core.service import FlowRunService  # noqa: E402
 from flowrun_core.wire import handle_create_flow_run  # noqa: E402
 from flowrun_core.wire.request import decode_create_request  # noqa: E402
@@ -53,6 +53,22 @@ def _deployment_json(dep: Deployment) -> dict[str, JSON]:
         else str(dep.infrastructure_document_id),
         "paused": dep.paused,
     }
+
+
+_DEPLOYMENT_KEYS = (
+    "parameters",
+    "tags",
+    "labels",
+    "parameter_openapi_schema",
+    "enforce_parameter_schema",
+    "version",
+    "description",
+    "work_pool_name",
+    "work_queue_name",
+    "job_variables",
+    "paused",
+)
+"""Scenario deployment keys passed to ``Seeder.deployment`` as they are."""
 
 
 class _Setup:
@@ -110,23 +126,18 @@ class _Setup:
         for i, dep in enumerate(setup.get("deployments", []), start=1):
             ref = dep.get("ref", dep.get("name", f"deployment{i}"))
             infra = dep.get("infrastructure_document")
+            # Only the fields the scenario gives: a second deployment of a flow and name
+            # updates the first, keeping what it does not send (Prefect's upsert).
+            fields: DeploymentFields = {}
+            for key in _DEPLOYMENT_KEYS:
+                if key in dep:
+                    fields[key] = dep[key]  # type: ignore[literal-required]
+            if "parameter_openapi_schema" in dep:
+                fields["has_parameter_schema"] = dep["parameter_openapi_schema"] is not None
+            if infra is not None:
+                fields["infrastructure_document_id"] = docs[infra]
             created_dep = self.seed.deployment(
-                self._flow(dep["flow"]),
-                dep.get("name", ref),
-                parameters=dep.get("parameters", {}),
-                tags=dep.get("tags", []),
-                labels=dep.get("labels", {}),
-                parameter_openapi_schema=dep.get("parameter_openapi_schema"),
-                has_parameter_schema="parameter_openapi_schema" not in dep
-                or dep["parameter_openapi_schema"] is not None,
-                enforce_parameter_schema=dep.get("enforce_parameter_schema", True),
-                version=dep.get("version"),
-                description=dep.get("description"),
-                work_pool_name=dep.get("work_pool_name"),
-                work_queue_name=dep.get("work_queue_name"),
-                job_variables=dep.get("job_variables", {}),
-                paused=dep.get("paused", False),
-                infrastructure_document_id=None if infra is None else docs[infra],
+                self._flow(dep["flow"]), dep.get("name", ref), **fields
             )
             if (
                 dep.get("work_queue_name")

@@ -9,6 +9,7 @@ answers 500 or never answers (marked "own").
 from __future__ import annotations
 
 import copy
+import json
 import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -22,9 +23,11 @@ from flowrun_core.json_types import JSON
 from flowrun_core.rules import hydration, jinja_sandbox
 from flowrun_core.rules.hydration import (
     MAX_CALL_DEPTH,
+    MAX_JSON_DEPTH,
     MAX_OUTPUT_SIZE,
     MAX_VALUE_SIZE,
     hydrate_parameters,
+    json_depth_exceeds,
 )
 
 KIND = "__prefect_kind"
@@ -603,7 +606,30 @@ def test_deeply_nested_placeholders_do_not_recurse() -> None:
     deep_value = nested_dicts(DEPTH, 1)
     assert same_tree(hydrate_one({KIND: "unknown", "value": deep_value}), deep_value)
     variable = {KIND: "workspace_variable", "variable_name": "v"}
-    assert same_tree(hydrate_one(variable, {"v": deep_value}), deep_value)
+    # A variable's value lands below its placeholder: hydration would take the parameters
+    # past Prefect's serialization limit (Prefect stores such a run, then answers 500).
+    assert failure({"a": variable}, {"v": deep_value}) == (
+        "The hydrated parameters are nested too deeply."
+    )
+
+
+@pytest.mark.parametrize("kind", ["json", "workspace_variable"])
+def test_hydration_may_take_parameters_to_the_limit_and_no_further(kind: str) -> None:
+    def placeholder_of(levels: int) -> tuple[JSON, dict[str, JSON]]:
+        value: JSON = 1
+        for _ in range(levels - 1):
+            value = [value]
+        if kind == "json":
+            return {KIND: "json", "value": json.dumps(value)}, {}
+        return {KIND: "workspace_variable", "variable_name": "v"}, {"v": value}
+
+    # {"a": value}: the parameters are one level deeper than the value, scalars counted.
+    fits, variables = placeholder_of(MAX_JSON_DEPTH - 1)
+    assert not json_depth_exceeds(hydrate({"a": fits}, variables), MAX_JSON_DEPTH)
+    too_deep, variables = placeholder_of(MAX_JSON_DEPTH)
+    assert failure({"a": too_deep}, variables) == "The hydrated parameters are nested too deeply."
+    # At the root, the value is the parameters themselves.
+    assert json_depth_exceeds(hydration.hydrate_root(too_deep, variables), MAX_JSON_DEPTH - 1)
 
 
 def test_deeply_nested_template_own_message() -> None:

@@ -17,7 +17,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import pytest
 from flowrun_adapters.sqlite import SQLiteRepository
@@ -236,9 +235,12 @@ def test_deep_seeded_variable_does_not_crash(db: Path) -> None:
             "parameters": {"v": {"__prefect_kind": "workspace_variable", "variable_name": "deep"}}
         }
         response = post(repo, str(deployment.id), body)
-        # No crash: the deep value is copied iteratively, stored and served back.
-        assert response.status == 201
+        # No crash: the deep value is read, hydrated and measured without recursion, then
+        # refused (Prefect would store the run and fail to serialize it: 500), storing nothing.
+        assert response.status == 400
+        assert response.json == {
+            "detail": "Error hydrating flow run parameters: "
+            "The hydrated parameters are nested too deeply."
+        }
         assert json.loads(response.body) == response.json
-        stored = repo.get_flow_run(UUID(response.json["id"]))  # type: ignore[index, call-overload]
-        assert stored is not None
-        assert stored.parameters == {"v": json.loads("[" * 600 + "]" * 600)}
+        assert repo.count_flow_runs() == 0

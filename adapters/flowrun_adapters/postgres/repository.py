@@ -61,7 +61,7 @@ from psycopg import pq, sql
 from psycopg.adapt import AdaptersMap
 from psycopg.types.string import TextLoader
 
-from flowrun_adapters._records import DecodedRows
+from flowrun_adapters._records import DecodedRows, by_id_params
 from flowrun_core.errors import StorageClosed, StorageError, StorageIntegrityError
 from flowrun_core.models import (
     Created,
@@ -77,6 +77,7 @@ from flowrun_core.models import (
 )
 from flowrun_core.ports import (
     CreationLookups,
+    DeploymentUpdates,
     FingerprintStore,
     Repository,
     SharedDeploymentReads,
@@ -122,6 +123,7 @@ _SELECT_FLOWS: Final = rows.select_sql(
 )
 
 _INSERT_DEPLOYMENT: Final = rows.insert_sql("deployments", rows.DEPLOYMENT_COLUMNS)
+_UPDATE_DEPLOYMENT: Final = rows.update_by_id_sql("deployments", rows.DEPLOYMENT_COLUMNS)
 _SELECT_DEPLOYMENT: Final = rows.select_sql("deployments", rows.DEPLOYMENT_COLUMNS, "WHERE id = %s")
 _SELECT_DEPLOYMENTS: Final = rows.select_sql(
     "deployments",
@@ -210,7 +212,9 @@ def _quietly(conn: Conn, statement: bytes) -> None:
         pass
 
 
-class PostgresRepository(Repository, FingerprintStore, SharedDeploymentReads, CreationLookups):
+class PostgresRepository(
+    Repository, FingerprintStore, SharedDeploymentReads, CreationLookups, DeploymentUpdates
+):
     """A :class:`~flowrun_core.ports.Repository` over a PostgreSQL database (one schema).
 
     It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`),
@@ -739,6 +743,12 @@ class PostgresRepository(Repository, FingerprintStore, SharedDeploymentReads, Cr
     def add_deployment(self, deployment: Deployment, /) -> None:
         """Register a deployment; its flow and (if set) its work queue must exist."""
         self._write(_INSERT_DEPLOYMENT, rows.deployment_to_row(deployment))
+
+    def replace_deployment(self, deployment: Deployment, /) -> None:
+        """Replace the stored deployment with this id (:class:`DeploymentUpdates`)."""
+        row = rows.deployment_to_row(deployment)
+        if not self._write(_UPDATE_DEPLOYMENT, by_id_params(rows.DEPLOYMENT_COLUMNS, row)):
+            raise StorageIntegrityError(f"Deployment {deployment.id} does not exist.")
 
     def add_work_pool(self, work_pool: WorkPool, /) -> None:
         """Register a work pool (ids and names are unique)."""

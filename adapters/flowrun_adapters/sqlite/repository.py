@@ -45,7 +45,7 @@ from typing import Any, Final, Literal, Self, TypeVar
 from urllib.parse import parse_qsl, quote, unquote
 from uuid import UUID
 
-from flowrun_adapters._records import DecodedRows
+from flowrun_adapters._records import DecodedRows, by_id_params
 from flowrun_core.errors import (
     StorageClosed,
     StorageError,
@@ -66,6 +66,7 @@ from flowrun_core.models import (
 )
 from flowrun_core.ports import (
     CreationLookups,
+    DeploymentUpdates,
     FingerprintStore,
     Repository,
     SharedDeploymentReads,
@@ -112,6 +113,7 @@ _SELECT_DEPLOYMENTS: Final = rows.select_sql(
 )
 
 _INSERT_DEPLOYMENT: Final = rows.insert_sql("deployments", rows.DEPLOYMENT_COLUMNS)
+_UPDATE_DEPLOYMENT: Final = rows.update_by_id_sql("deployments", rows.DEPLOYMENT_COLUMNS)
 _SELECT_DEPLOYMENT: Final = rows.select_sql("deployments", rows.DEPLOYMENT_COLUMNS, "WHERE id = ?")
 
 _INSERT_POOL: Final = rows.insert_sql("work_pools", rows.WORK_POOL_COLUMNS)
@@ -201,7 +203,9 @@ def _rollback_quietly(conn: sqlite3.Connection, statement: str = "ROLLBACK") -> 
         pass
 
 
-class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads, CreationLookups):
+class SQLiteRepository(
+    Repository, FingerprintStore, SharedDeploymentReads, CreationLookups, DeploymentUpdates
+):
     """A :class:`~flowrun_core.ports.Repository` over one SQLite file (or ``:memory:``).
 
     It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`) in
@@ -671,6 +675,12 @@ class SQLiteRepository(Repository, FingerprintStore, SharedDeploymentReads, Crea
     def add_deployment(self, deployment: Deployment, /) -> None:
         """Register a deployment; its flow and (if set) its work queue must exist."""
         self._write(_INSERT_DEPLOYMENT, rows.deployment_to_row(deployment))
+
+    def replace_deployment(self, deployment: Deployment, /) -> None:
+        """Replace the stored deployment with this id (:class:`DeploymentUpdates`)."""
+        row = rows.deployment_to_row(deployment)
+        if not self._write(_UPDATE_DEPLOYMENT, by_id_params(rows.DEPLOYMENT_COLUMNS, row)):
+            raise StorageIntegrityError(f"Deployment {deployment.id} does not exist.")
 
     def add_work_pool(self, work_pool: WorkPool, /) -> None:
         """Register a work pool (ids and names are unique)."""

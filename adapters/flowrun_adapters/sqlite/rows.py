@@ -96,6 +96,7 @@ __all__ = [
     "state_to_json",
     "task_run_from_row",
     "task_run_to_row",
+    "update_by_id_sql",
     "variable_from_row",
     "variable_to_row",
     "work_pool_from_row",
@@ -180,6 +181,15 @@ def insert_sql(table: str, columns: Sequence[str], suffix: str = "") -> str:
     names = ", ".join(columns)
     marks = ", ".join("?" * len(columns))
     return f"INSERT INTO {table} ({names}) VALUES ({marks}){suffix}"  # noqa: S608
+
+
+def update_by_id_sql(table: str, columns: Sequence[str]) -> str:
+    """``UPDATE table SET column = ?, ... WHERE id = ?`` for every column but ``id``.
+
+    Its parameters are :func:`~flowrun_adapters._records.by_id_params` of a row.
+    """
+    sets = ", ".join(f"{name} = ?" for name in columns if name != "id")
+    return f"UPDATE {table} SET {sets} WHERE id = ?"  # noqa: S608
 
 
 # -- scalars -------------------------------------------------------------------------------
