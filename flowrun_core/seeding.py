@@ -8,6 +8,8 @@ Prefect would have stored:
 * a deployment's labels are the flow's, then ``prefect.flow.id``, then its own;
 * a deployment's queue is resolved as Prefect does (pool and queue, pool only, queue only
   in ``default-agent-pool``, or none);
+* a second deployment of a flow and name updates the first in place, as Prefect's
+  ``POST /deployments/`` does;
 * a pre-existing run without a state gets a PENDING one.
 
 Every method writes inside one unit of work and returns the stored value.
