@@ -1156,6 +1156,44 @@ def test_a_deep_instance_runs_out_of_stack_about_where_prefect_does() -> None:
         validate_parameters({"n": _arrays(170)}, SELF_RECURSIVE)
 
 
+_RECURSIVE_ANY_OF = {
+    "type": "object",
+    "properties": {"p": {"$ref": "#/definitions/N"}},
+    "definitions": {
+        "N": {
+            "anyOf": [{"type": "integer"}, {"type": "array", "items": {"$ref": "#/definitions/N"}}]
+        }
+    },
+}
+
+
+@pytest.mark.parametrize("caller_frames", [0, 40, 300])
+@pytest.mark.parametrize("leaf", [1, "x"])
+def test_a_deep_instance_runs_out_of_stack_at_prefects_level_whoever_calls(
+    caller_frames: int, leaf: object
+) -> None:
+    # Recorded on 3.9.1 (schema_b16_recursive_instance_anyof_items_ok / _bad): 158 levels
+    # are checked (valid, or a 409), 159 exhaust Prefect's stack (422 circular references).
+    def deepest(levels: int) -> object:
+        value = leaf
+        for _ in range(levels):
+            value = [value]
+        return {"p": value}
+
+    def validate(levels: int) -> None:
+        _at_stack_depth(
+            caller_frames, lambda: validate_parameters(deepest(levels), _RECURSIVE_ANY_OF)
+        )
+
+    if leaf == 1:
+        validate(158)
+    else:
+        with pytest.raises(ParameterValidationFailed):
+            validate(158)
+    with pytest.raises(CircularSchemaRef):
+        validate(159)
+
+
 def test_a_remembered_schema_is_not_reused_for_one_equal_only_by_python_equality() -> None:
     # `{"const": 1} == {"const": True}` in Python; the remembered accept check of the first
     # must not answer for the second under the same schema id.
