@@ -290,12 +290,18 @@ _RFC3339: Final = re.compile(
 )
 
 
-def _offset(sign: str | None, hours: str | None, minutes: str | None) -> timezone | None:
-    """A fixed offset, or ``None`` when it is not strictly within a day."""
+def _offset(
+    sign: str | None, hours: str | None, minutes: str | None, *, carry: bool = False
+) -> timezone | None:
+    """A fixed offset, or ``None`` when it is not strictly within a day.
+
+    Minutes over 59 are refused, unless ``carry``: pendulum carries them into the hours
+    (``+00:60`` is ``+01:00``, ``-01:99`` is ``-02:39``; recorded on 3.9.1).
+    """
     if sign is None or hours is None:
         return UTC
     minute = int(minutes or "0")
-    if minute > 59:  # noqa: PLR2004
+    if minute > 59 and not carry:  # noqa: PLR2004
         return None
     delta = timedelta(hours=int(hours), minutes=minute)
     if delta >= timedelta(hours=24):
@@ -411,7 +417,7 @@ def _pendulum_iso(text: str) -> datetime:
         # Recorded on 3.9.1: "T12", "T12:00" and "T1200" parse (today at that time), but a
         # time with seconds after a bare "T" ("T12:00:00", "T12:00:00Z") does not.
         raise _Unparsable
-    tz = UTC if match["z"] else _offset(match["sign"], match["oh"], match["om"])
+    tz = UTC if match["z"] else _offset(match["sign"], match["oh"], match["om"], carry=True)
     if tz is None:
         raise _Unparsable
     if day is None:
