@@ -34,6 +34,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from typing import Final, Protocol, TypeAlias, cast
 
 from flowrun_core.errors import HydrationFailed
@@ -61,6 +62,7 @@ __all__ = [
     "MAX_TEMPLATE_RANGE",
     "MAX_VALUE_SIZE",
     "MAX_WORK",
+    "UnstorableHydration",
     "first_unencodable_string",
     "hydrate_parameters",
     "hydrate_root",
@@ -152,14 +154,50 @@ def hydrate_root(parameters: Mapping[str, JSON], variables: Mapping[str, JSON]) 
             }
         except _NeedsWalk:
             pass
-    result = _walk(root, variables)
+    unstorable: list[str] = []
+    token = _UNSTORABLE.set(unstorable)
+    try:
+        result = _walk(root, variables)
+    finally:
+        _UNSTORABLE.reset(token)
     if isinstance(result, _Marker):  # the root placeholder removed itself (RemoveValue)
         return {}
     # A placeholder's value lands below its own level, so hydration can take parameters past
     # the limit (parameters already past it are the request decoder's to refuse).
     if json_depth_exceeds(result, MAX_JSON_DEPTH) and not json_depth_exceeds(root, MAX_JSON_DEPTH):
-        raise HydrationFailed(_TOO_DEEP_RESULT)
+        unstorable.append(_TOO_DEEP_RESULT)
+    if unstorable:
+        raise UnstorableHydration(unstorable[0], result)
     return result
+
+
+class UnstorableHydration(HydrationFailed):
+    """Hydration succeeded, but its result holds a value Prefect cannot store or answer.
+
+    That is a ``json`` document nested deeper than :data:`MAX_JSON_DEPTH` (or taking the
+    parameters past it, as a workspace variable's value can), or a lone surrogate made by a
+    ``json`` or ``jinja`` placeholder. Prefect hydrates such values, runs its other rules on
+    them, and fails only once it writes a new run (500). So the walk goes on (a later
+    placeholder's own error still wins), and the service raises this after the rules Prefect
+    runs first, with the hydrated ``value`` meanwhile. The message is the first problem the walk
+    records.
+    """
+
+    def __init__(self, message: str, value: JSON) -> None:
+        super().__init__(message)
+        self.value = value
+
+
+_UNSTORABLE: ContextVar[list[str] | None] = ContextVar("flowrun_core_unstorable", default=None)
+"""The problems :func:`_unstorable` defers, while :func:`hydrate_root` walks."""
+
+
+def _unstorable(message: str) -> None:
+    """Record a value Prefect hydrates but cannot store (see :class:`UnstorableHydration`)."""
+    found = _UNSTORABLE.get()
+    if found is None:
+        raise HydrationFailed(message)
+    found.append(message)
 
 
 _PLAIN_DEPTH: Final = 48
@@ -365,11 +403,10 @@ def _load_json(text: str) -> JSON:
     except ValueError as exc:  # e.g. an integer beyond Python's 4300-digit limit
         raise HydrationFailed(f"Invalid JSON: {exc}") from None
     if isinstance(loaded, dict | list) and json_depth_exceeds(loaded, MAX_JSON_DEPTH):
-        # Deeper values would make storage and the response recurse past Python's limit.
-        raise HydrationFailed(_TOO_DEEP)
+        _unstorable(_TOO_DEEP)
     # The text itself passed the request decoder; only \u escapes can make a lone surrogate.
-    if "\\u" in text and first_unencodable_string(loaded) is not None:
-        raise HydrationFailed(_SURROGATE_MESSAGE.format(what="JSON"))
+    elif "\\u" in text and first_unencodable_string(loaded) is not None:
+        _unstorable(_SURROGATE_MESSAGE.format(what="JSON"))
     return loaded
 
 
@@ -492,7 +529,7 @@ def _hydrate_jinja_unguarded(template: JSON, *, hydrated: bool) -> JSON:
             return template
         rendered = render_template(ast)
         if not _encodable(rendered):
-            raise HydrationFailed(_SURROGATE_MESSAGE.format(what="jinja"))
+            _unstorable(_SURROGATE_MESSAGE.format(what="jinja"))
         return rendered
     if isinstance(template, (list, dict)):
         # Prefect's `"{{" in template` tests list items or dict keys; when it is false the

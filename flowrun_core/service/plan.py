@@ -42,5 +42,5 @@ def plan_create(
                 flow_run=existing, replay=True, provenance=found, new_work_queue=built.new_queue
             )
         steps.check_insert(run, key_taken=existing is not None)
-        steps.check_event(run)
+        steps.check_event(run, unstorable=built.unstorable)
         return RunPlan(flow_run=run, replay=False, provenance=found, new_work_queue=built.new_queue)

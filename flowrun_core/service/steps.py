@@ -46,7 +46,7 @@ from flowrun_core.ports import (
     Repository,
     SharedDeploymentReads,
 )
-from flowrun_core.rules.hydration import hydrate_root, require_object
+from flowrun_core.rules.hydration import UnstorableHydration, hydrate_root, require_object
 from flowrun_core.rules.idempotency import Fingerprint, pointer_diff
 from flowrun_core.rules.idempotency import fingerprint as fingerprint_of
 from flowrun_core.rules.job_variables import validate_job_variables
@@ -116,6 +116,8 @@ class Built:
     run: FlowRun
     merged_parameters: dict[str, JSON]
     new_queue: WorkQueue | None
+    unstorable: UnstorableHydration | None = None
+    """A hydrated value Prefect cannot store: raised where it fails (see ``check_event``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -129,6 +131,7 @@ class Checked:
     work_queue: tuple[UUID | None, str | None]
     new_queue: WorkQueue | None
     policy: FlowRunPolicy
+    unstorable: UnstorableHydration | None = None
 
 
 class CreateSteps:
@@ -217,7 +220,7 @@ class CreateSteps:
                 self.check_replay(deployment, request, stored, fingerprint)
                 return Created(value=stored, created=False)
         run = self.assemble(deployment, request, checked, created_by)
-        self.check_event(run, flow_tags=flow_tags)
+        self.check_event(run, flow_tags=flow_tags, unstorable=checked.unstorable)
         result = repository.create_flow_run(as_stored(run))
         if not result.created:
             self.check_replay(deployment, request, result.value, fingerprint)
@@ -244,14 +247,19 @@ class CreateSteps:
         """Steps 2 to 8: the run Prefect would store; ``write=False`` creates no queue."""
         checked = self.check(deployment, request, write=write)
         run = self.assemble(deployment, request, checked, created_by)
-        return Built(run=run, merged_parameters=checked.merged, new_queue=checked.new_queue)
+        return Built(
+            run=run,
+            merged_parameters=checked.merged,
+            new_queue=checked.new_queue,
+            unstorable=checked.unstorable,
+        )
 
     def check(
         self, deployment: Deployment, request: DeploymentFlowRunCreate, *, write: bool
     ) -> Checked:
         """Steps 2 to 5: parameters, job variables and the work queue, in Prefect's order."""
         request_state = with_default_scheduled_time(request.state, self.clock)
-        merged, parameters = self._parameters(deployment, request)
+        merged, parameters, unstorable = self._parameters(deployment, request)
         work_pool = self._check_job_variables(deployment, request)
         work_queue_id, work_queue_name = deployment.work_queue_id, deployment.work_queue_name
         new_queue = None
@@ -271,6 +279,7 @@ class CreateSteps:
             work_queue=(work_queue_id, work_queue_name),
             new_queue=new_queue,
             policy=backfill_deprecated_fields(request.empirical_policy),
+            unstorable=unstorable,
         )
 
     def assemble(
@@ -366,8 +375,16 @@ class CreateSteps:
         flow = self.repository.get_flow(flow_id)
         return () if flow is None else tuple(flow.tags)
 
-    def check_event(self, run: FlowRun, *, flow_tags: tuple[str, ...] | None = None) -> None:
+    def check_event(
+        self,
+        run: FlowRun,
+        *,
+        flow_tags: tuple[str, ...] | None = None,
+        unstorable: UnstorableHydration | None = None,
+    ) -> None:
         """Refuse ``run`` where Prefect fails only once the run is inserted.
+
+        First a hydrated value Prefect cannot store (``unstorable``, from :meth:`check`).
 
         That is a scheduled time with no UTC equivalent (writing the first state fails; see
         :func:`~flowrun_core.rules.stored_form.check_utc_range`), then a first state-change
@@ -375,6 +392,9 @@ class CreateSteps:
         :mod:`flowrun_core.rules.related_resources`). The insert's own integrity errors
         answer first.
         """
+        if unstorable is not None:
+            self._check_insert_first(run)
+            raise unstorable
         if flow_tags is None:
             flow_tags = self.flow_tags(run.flow_id)
         try:
@@ -398,15 +418,20 @@ class CreateSteps:
 
     def _parameters(
         self, deployment: Deployment, request: DeploymentFlowRunCreate
-    ) -> tuple[dict[str, JSON], JSON]:
+    ) -> tuple[dict[str, JSON], JSON, UnstorableHydration | None]:
         """Steps 2 and 3: merge, hydrate, then enforce the schema if the flags say so.
 
-        Returns the merged parameters (before hydration) and the final ones, which are an
+        Returns the merged parameters (before hydration); the final ones, which are an
         object unless a top-level placeholder hydrated to something else (refused later,
-        where Prefect builds the run: see :func:`~flowrun_core.rules.hydration.require_object`).
+        where Prefect builds the run: see :func:`~flowrun_core.rules.hydration.require_object`);
+        and the refusal of a hydrated value Prefect cannot store, if any (raised later too).
         """
         merged = merge_parameters(deployment.parameters, request.parameters)
-        parameters = hydrate_root(merged, _WorkspaceVariables(self.repository))
+        unstorable = None
+        try:
+            parameters = hydrate_root(merged, _WorkspaceVariables(self.repository))
+        except UnstorableHydration as exc:  # Prefect goes on with the value (see check_event)
+            parameters, unstorable = exc.value, exc
         if effective_enforcement(
             request.enforce_parameter_schema, deployment.enforce_parameter_schema
         ):
@@ -414,7 +439,7 @@ class CreateSteps:
             if not isinstance(schema, dict):
                 raise MissingParameterSchema
             validate_parameters(parameters, schema, schema_id=deployment.id)
-        return merged, parameters
+        return merged, parameters, unstorable
 
     def _check_job_variables(
         self, deployment: Deployment, request: DeploymentFlowRunCreate

@@ -863,3 +863,23 @@ def test_a_filter_block_yielding_a_number_fails_as_the_join_does() -> None:
 
 def test_range_has_prefects_name() -> None:
     assert render("{{ (range|string)[:31] }}") == "<function _check_template_range"
+
+
+def test_a_value_prefect_cannot_store_is_refused_after_the_walk_with_the_result() -> None:
+    deep = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    with pytest.raises(hydration.UnstorableHydration) as info:
+        hydrate({"a": {KIND: "json", "value": deep}, "b": {KIND: "json", "value": '"\\ud800"'}})
+    # One of the problems met is the message; the walk went on and the result is handed over.
+    assert str(info.value) in {
+        "Invalid JSON: the document is nested too deeply.",
+        (
+            "Invalid JSON: the result holds a lone surrogate, which is not valid Unicode and "
+            "cannot be stored."
+        ),
+    }
+    assert info.value.value["b"] == "\ud800"  # type: ignore[index,call-overload]
+    assert json_depth_exceeds(info.value.value, MAX_JSON_DEPTH)
+    # A later placeholder's own error is Prefect's answer at hydration: it wins.
+    assert failure({"a": {KIND: "json", "value": deep}, "b": {KIND: "json", "value": "{"}}) == (
+        "Invalid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"
+    )
