@@ -176,6 +176,10 @@ def test_jinja_that_renders_a_lone_surrogate_is_refused(
         b'{"parameters":{"\\ud800":1}}',
         b'{"context":{"x":["\\ud800"]}}',
         b'{"parameters":{"j":{"__prefect_kind":"json","value":"\\"\\\\ud800\\""}}}',
+        # Bound as SQL values before any write: the store cannot even look them up (503 before).
+        b'{"work_queue_name":"\\udfff lone low"}',
+        b'{"work_queue_name":"\xed\xbf\xbf"}',
+        b'{"idempotency_key":"\\ud800"}',
     ],
 )
 def test_lone_surrogates_are_refused_on_every_adapter(body: bytes, tmp_path: Path) -> None:
