@@ -209,6 +209,14 @@ class StorageIntegrityError(StorageError):
     """A unique or foreign-key constraint was violated; nothing was written."""
 
 
+class StorageValueError(StorageError):
+    """The store cannot represent a value it was given; nothing was written.
+
+    A string with a lone surrogate, an integer beyond the store's range: the value, not the
+    store, is at fault, and retrying does not help.
+    """
+
+
 class StorageOperationalError(StorageError):
     """The store could not do the work now (locked, read-only, full); retrying may help."""
 

@@ -252,21 +252,20 @@ class Seeder:
         """
         with self.repository.transaction():
             found = self.repository.list_deployments(name=name, flow_id=flow.id)
-            stored = found[0] if found else None
-            if stored is not None and not isinstance(self.repository, DeploymentUpdates):
+            if not found:
+                values = self._deployment_values(flow, fields, new=True)
+                deployment = Deployment(id=self.new_id(), flow_id=flow.id, name=name, **values)
+                self.repository.add_deployment(deployment)
+                return deployment
+            if not isinstance(self.repository, DeploymentUpdates):
                 msg = (
                     f"flow {flow.name!r} already has a deployment named {name!r}, and "
                     f"{type(self.repository).__name__} cannot update it in place as Prefect "
                     "does (DeploymentUpdates)"
                 )
                 raise TypeError(msg)
-            values = self._deployment_values(flow, fields, new=stored is None)
-            if stored is None:
-                deployment = Deployment(id=self.new_id(), flow_id=flow.id, name=name, **values)
-                self.repository.add_deployment(deployment)
-                return deployment
-            deployment = attrs.evolve(stored, **values)
-            assert isinstance(self.repository, DeploymentUpdates)  # noqa: S101 - checked above
+            values = self._deployment_values(flow, fields, new=False)
+            deployment = attrs.evolve(found[0], **values)
             self.repository.replace_deployment(deployment)
             return deployment
 

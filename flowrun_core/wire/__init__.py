@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from uuid import UUID
 
-from flowrun_core.errors import FlowRunError, InvalidHeader, InvalidRequest, StorageError
+from flowrun_core.errors import FlowRunError, InvalidHeader, InvalidRequest, StorageValueError
 from flowrun_core.json_types import JSON
 from flowrun_core.models import CreatedBy, DeploymentFlowRunCreate, WorkQueue
 from flowrun_core.service import FlowRunService
@@ -109,8 +109,8 @@ def _before_the_crash(
     """
     try:
         replay = service.plan(deployment_id, exc.request, created_by=created_by).replay
-    except StorageError as error:
-        if not exc.replayable and isinstance(error.__cause__, UnicodeError):
+    except StorageValueError as error:
+        if not exc.replayable:
             # The store could not even look up the bound text (a queue name, a key): that
             # is where Prefect fails on it, so the value is refused here, not "unavailable".
             return False

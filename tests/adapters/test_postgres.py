@@ -53,6 +53,7 @@ from flowrun_core.errors import (  # noqa: E402
     StorageSchemaError,
     StorageTimeout,
     StorageUnavailable,
+    StorageValueError,
 )
 from flowrun_core.models import (  # noqa: E402
     Flow,
@@ -755,7 +756,8 @@ def _pg_error(cls: type[Exception], message: str = "boom") -> Exception:
         ),
         (_pg_error(psycopg.InterfaceError, "the connection is closed"), StorageUnavailable),
         (_pg_error(psycopg.DataError, "NUL"), StorageError),
-        (OverflowError("int too large"), StorageError),
+        (OverflowError("int too large"), StorageValueError),
+        (UnicodeEncodeError("utf-8", "\udfff", 0, 1, "surrogates not allowed"), StorageValueError),
     ],
 )
 def test_translate_error_table(exc: BaseException, expected: type[StorageError]) -> None:

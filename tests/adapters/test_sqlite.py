@@ -41,6 +41,7 @@ from flowrun_core.errors import (
     StorageOperationalError,
     StorageReadOnly,
     StorageSchemaError,
+    StorageValueError,
 )
 from flowrun_core.models import (
     CreatedBy,
@@ -1076,7 +1077,8 @@ def _error(cls: type[sqlite3.Error], message: str, code: int | None) -> sqlite3.
             StorageClosed,
         ),
         (_error(sqlite3.InterfaceError, "bad parameter", None), StorageError),
-        (OverflowError("Python int too large"), StorageError),
+        (OverflowError("Python int too large"), StorageValueError),
+        (UnicodeEncodeError("utf-8", "\udfff", 0, 1, "surrogates not allowed"), StorageValueError),
     ],
 )
 def test_translate_error_table(exc: BaseException, expected: type[StorageError]) -> None:

@@ -49,6 +49,7 @@ from flowrun_core.errors import (
     StorageSchemaError,
     StorageTimeout,
     StorageUnavailable,
+    StorageValueError,
 )
 
 __all__ = [
@@ -135,7 +136,7 @@ def translate_error(exc: BaseException, where: str) -> StorageError:
             "the server may be down or every pooled connection busy. Nothing was written."
         )
     if isinstance(exc, UnicodeEncodeError | OverflowError):
-        return StorageError(f"{where}: a value cannot be stored ({exc}); nothing was written.")
+        return StorageValueError(f"{where}: a value cannot be stored ({exc}); nothing was written.")
     if not isinstance(exc, psycopg.Error):
         return StorageError(f"{where}: {type(exc).__name__}: {exc}")
     message = _first_line(exc)

@@ -34,6 +34,7 @@ from flowrun_core.errors import (
     StorageLocked,
     StorageOperationalError,
     StorageReadOnly,
+    StorageValueError,
 )
 
 __all__ = ["Translator", "translate_error"]
@@ -62,9 +63,9 @@ def translate_error(exc: BaseException, where: str, busy_timeout: float) -> Stor
     """
     detail = str(exc)
     if isinstance(exc, OverflowError):
-        return StorageError(f"SQLite database {where}: a value cannot be stored: {detail}")
+        return StorageValueError(f"SQLite database {where}: a value cannot be stored: {detail}")
     if isinstance(exc, UnicodeError):
-        return StorageError(f"SQLite database {where}: a string cannot be stored: {detail}")
+        return StorageValueError(f"SQLite database {where}: a string cannot be stored: {detail}")
     if isinstance(exc, sqlite3.ProgrammingError) and "closed" in detail:
         return StorageClosed(f"The repository is closed ({where}).")
     code = _primary_code(exc) if isinstance(exc, sqlite3.Error) else None
