@@ -21,6 +21,9 @@ def copy_json(value: JSON) -> JSON:
         return _copy_iterative(value)
 
 
+TWO_TO_THE_63: Final = 2.0**63
+"""``2**63`` as a float: 64-bit signed integers are the whole numbers in ``[-2**63, 2**63)``."""
+
 SCALAR_TYPES: Final = frozenset({str, int, float, bool, type(None)})
 """The exact types of JSON's scalars: a child of one of them is shared without a call."""
 

@@ -11,16 +11,14 @@ policy a Python caller builds directly.
 from __future__ import annotations
 
 import math
-from typing import Final
 
 import attrs
 
 from flowrun_core.errors import InvalidRetryDelay
+from flowrun_core.json_types import TWO_TO_THE_63
 from flowrun_core.models import FlowRunPolicy
 
 __all__ = ["backfill_deprecated_fields"]
-
-_INT64_BOUND: Final = 2.0**63
 
 
 def backfill_deprecated_fields(policy: FlowRunPolicy) -> FlowRunPolicy:
@@ -36,7 +34,7 @@ def backfill_deprecated_fields(policy: FlowRunPolicy) -> FlowRunPolicy:
     seconds = policy.retry_delay_seconds
     if not retry_delay and seconds != 0:
         if not (math.isfinite(seconds) and seconds.is_integer()) or not (
-            -_INT64_BOUND <= seconds < _INT64_BOUND
+            -TWO_TO_THE_63 <= seconds < TWO_TO_THE_63
         ):
             msg = (
                 "Error creating flow run: empirical_policy.retry_delay_seconds "

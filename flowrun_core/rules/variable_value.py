@@ -18,11 +18,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from flowrun_core.json_types import JSON
+from flowrun_core.json_types import JSON, TWO_TO_THE_63
 
 __all__ = ["as_read_back"]
 
-_INT64_BOUND: Final = 2.0**63
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 
@@ -30,7 +29,7 @@ _INT64_MAX: Final = 2**63 - 1
 def as_read_back(value: JSON) -> JSON:
     """``value`` as hydration sees it after Prefect stored it (see the module's text)."""
     if isinstance(value, float):
-        if value.is_integer() and -_INT64_BOUND < value < _INT64_BOUND:
+        if value.is_integer() and -TWO_TO_THE_63 < value < TWO_TO_THE_63:
             return int(value)
     elif isinstance(value, int) and not isinstance(value, bool) and not _in_int64(value):
         try:
