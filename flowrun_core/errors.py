@@ -201,6 +201,36 @@ class TooManyFlowRuns(FlowRunError, ValueError):
         self.limit = limit
 
 
+class CreationRefused(FlowRunError, ValueError):
+    """Registering a flow, pool, queue, variable, document or deployment was refused.
+
+    Raised by :class:`~flowrun_core.seeding.Seeder` where Prefect's own creation route
+    (``POST /flows/``, ``/work_pools/``, ``/variables/``, ``/deployments/``, ...) refuses
+    the entity; nothing was written. ``entity`` names the kind (``"flow"``, ``"work pool"``,
+    ``"work queue"``, ``"variable"``, ``"block document"``, ``"deployment"``).
+    """
+
+    def __init__(self, message: str, *, entity: str) -> None:
+        super().__init__(message)
+        self.entity = entity
+
+
+class InvalidEntity(CreationRefused):
+    """A field of the entity breaks one of Prefect's creation rules (a 422 there)."""
+
+
+class DuplicateEntity(CreationRefused):
+    """An entity with this name already exists where names are unique (a 409 there)."""
+
+
+class ReservedName(CreationRefused):
+    """The name is reserved for Prefect's internal use (a 403 there)."""
+
+
+class WorkPoolNotFound(CreationRefused, LookupError):
+    """The named work pool does not exist (a 404 there)."""
+
+
 class StorageError(FlowRunError):
     """A storage adapter failed; adapters raise only these for driver failures."""
 

@@ -10,7 +10,9 @@ Prefect would have stored:
   in ``default-agent-pool``, or none);
 * a second deployment of a flow and name updates the first in place, as Prefect's
   ``POST /deployments/`` does;
-* a pre-existing run without a state gets a PENDING one.
+* a pre-existing run without a state gets a PENDING one;
+* an entity Prefect's creation route refuses is refused
+  (:class:`~flowrun_core.errors.CreationRefused`), and nothing is written.
 
 Every method writes inside one unit of work and returns the stored value.
 """
@@ -23,6 +25,14 @@ from uuid import UUID
 
 import attrs
 
+from flowrun_core.errors import (
+    CircularSchemaRef,
+    DuplicateEntity,
+    InvalidEntity,
+    InvalidJobVariablesSchema,
+    JobVariablesInvalid,
+    WorkPoolNotFound,
+)
 from flowrun_core.factories import (
     adjective_animal_slug,
     later_than,
@@ -53,6 +63,15 @@ from flowrun_core.ports import (
     NameFactory,
     Repository,
 )
+from flowrun_core.rules.creation import (
+    check_block_document_name,
+    check_deployment_name,
+    check_enforced_parameters,
+    check_name,
+    check_variable,
+    check_work_pool,
+)
+from flowrun_core.rules.job_variables import validate_job_variables
 from flowrun_core.rules.state import (
     apply_initial_state,
     initial_state,
@@ -167,7 +186,11 @@ class Seeder:
 
         As Prefect's ``POST /flows/``, which creates a flow only when its name is new and
         never changes an existing one (``tags``, ``labels`` and ``id`` are then ignored).
+
+        Raises:
+            InvalidEntity: the name is empty or holds one of ``/ % & > <``.
         """
+        check_name("flow", name)
         with self.repository.transaction():
             existing = self.repository.list_flows(name=name)
             if existing:
@@ -186,30 +209,76 @@ class Seeder:
         base_job_template: Mapping[str, JSON] | None = None,
         work_queues: Iterable[str] = (),
     ) -> WorkPool:
-        """Register a pool with its ``default`` queue, then the named queues in order."""
+        """Register a pool with its ``default`` queue, then the named queues in order.
+
+        As Prefect's ``POST /work_pools/``, then ``POST /work_pools/{name}/queues`` per queue.
+
+        Raises:
+            InvalidEntity: the name is empty or holds one of ``/ % & > <``; the template
+                lacks ``job_configuration`` or ``variables``, uses a placeholder its
+                variables do not declare, has an invalid variables schema, or defaults
+                that fail it; or a queue name is empty or holds one of ``/ % & > <``.
+            ReservedName: the name starts with ``prefect``.
+            DuplicateEntity: a pool has this name, or a queue is named twice (``default``
+                included).
+            BlockNotFound: a default names a block document that does not exist.
+        """
+        template = dict(base_job_template or {})
+        check_work_pool(name, template)
         default_queue_id = self.new_id()
         pool = WorkPool(
             id=self.new_id(),
             name=name,
             type=type,
-            base_job_template=dict(base_job_template or {}),
+            base_job_template=template,
             default_queue_id=default_queue_id,
         )
         with self.repository.transaction():
+            self._check_pool_defaults(template)
+            if self.repository.get_work_pool_by_name(name) is not None:
+                msg = "A work pool with this name already exists."
+                raise DuplicateEntity(msg, entity="work pool")
             self.repository.add_work_pool(pool)
             self.repository.create_work_queue(
                 WorkQueue(id=default_queue_id, name=DEFAULT_QUEUE, work_pool_id=pool.id, priority=1)
             )
             for queue_name in work_queues:
+                check_name("work queue", queue_name)
+                if self.repository.get_work_queue_by_name(pool.id, queue_name) is not None:
+                    msg = f"A work queue named {queue_name!r} already exists in work pool {name!r}."
+                    raise DuplicateEntity(msg, entity="work queue")
                 self.work_queue(name, queue_name)
         return pool
 
+    def _check_pool_defaults(self, template: Mapping[str, JSON]) -> None:
+        """Prefect's check of a new pool's defaults against its own variables schema."""
+        try:
+            validate_job_variables(
+                base_job_template=template,
+                deployment_job_variables=None,
+                request_job_variables=None,
+                resolve_block=self._block_data,
+                ignore_required=True,
+                keep_invalid_defaults=True,
+            )
+        except JobVariablesInvalid as exc:
+            msg = f"Validation failed for work pool's job variable defaults: {exc.message}"
+            raise InvalidEntity(msg, entity="work pool") from None
+        except (InvalidJobVariablesSchema, CircularSchemaRef) as exc:
+            raise InvalidEntity(exc.message, entity="work pool") from None
+
+    def _block_data(self, document_id: UUID) -> dict[str, JSON] | None:
+        document = self.repository.get_infrastructure_document(document_id)
+        return None if document is None else document.data
+
     def work_queue(self, pool_name: str, name: str) -> WorkQueue:
-        """The named queue of the named pool, created at the lowest free priority if missing."""
+        """The named queue of the named pool, created at the lowest free priority if missing.
+
+        Raises:
+            WorkPoolNotFound: no pool has this name.
+        """
         with self.repository.transaction():
-            pool = self.repository.get_work_pool_by_name(pool_name)
-            if pool is None:
-                raise LookupError(f"Work pool {pool_name!r} does not exist.")
+            pool = self._pool_named(pool_name)
             existing = self.repository.get_work_queue_by_name(pool.id, name)
             if existing is not None:
                 return existing
@@ -221,15 +290,34 @@ class Seeder:
             )
 
     def variable(self, name: str, value: JSON = None, *, tags: Iterable[str] = ()) -> Variable:
-        """Register a workspace variable."""
+        """Register a workspace variable, as Prefect's ``POST /variables/``.
+
+        Raises:
+            InvalidEntity: the name is longer than 255 characters or holds anything but
+                lowercase letters, digits, ``-`` and ``_``; or the value is longer than
+                5000 bytes as compact JSON, or is not JSON Prefect can write.
+            DuplicateEntity: a variable has this name.
+        """
+        check_variable(name, value)
         variable = Variable(id=self.new_id(), name=name, value=value, tags=tuple(tags))
-        self.repository.add_variable(variable)
+        with self.repository.transaction():
+            if self.repository.get_variable(name) is not None:
+                msg = f"A variable with the name {name!r} already exists."
+                raise DuplicateEntity(msg, entity="variable")
+            self.repository.add_variable(variable)
         return variable
 
     def infrastructure_document(
         self, name: str = "", data: Mapping[str, JSON] | None = None
     ) -> InfrastructureDocument:
-        """Register a block document (the target of ``infrastructure_document_id``)."""
+        """Register a block document (the target of ``infrastructure_document_id``).
+
+        An empty name makes an anonymous document.
+
+        Raises:
+            InvalidEntity: the name holds anything but lowercase letters, digits and ``-``.
+        """
+        check_block_document_name(name)
         document = InfrastructureDocument(id=self.new_id(), name=name, data=dict(data or {}))
         self.repository.add_infrastructure_document(document)
         return document
@@ -245,12 +333,30 @@ class Seeder:
         ``labels``), which Prefect writes on every call; the queue is resolved again only
         when ``work_pool_name`` or ``work_queue_name`` is given.
 
+        As in Prefect, a given true ``enforce_parameter_schema`` has the default
+        ``parameters`` checked against the given ``parameter_openapi_schema`` (every
+        ``required`` removed) and that schema checked as Draft 2020-12; and the
+        ``job_variables`` are checked against the pool's template (``required`` ignored).
+
         Raises:
-            LookupError: ``work_pool_name`` names no pool.
+            InvalidEntity: the name holds one of ``/ % & > <``; enforcement was asked for
+                and the parameters or the schema fail; or the job variables fail the
+                pool's variables schema.
+            WorkPoolNotFound: ``work_pool_name`` names no pool.
+            BlockNotFound: a pool default names a block document that does not exist.
             TypeError: a deployment of this flow and name exists, and the repository lacks
                 the :class:`~flowrun_core.ports.DeploymentUpdates` capability.
         """
+        check_deployment_name(name)
+        if fields.get("enforce_parameter_schema"):
+            schema = (
+                fields.get("parameter_openapi_schema")
+                if fields.get("has_parameter_schema", True)
+                else None
+            )
+            check_enforced_parameters(fields.get("parameters") or {}, schema)
         with self.repository.transaction():
+            self._check_deployment_pool(fields)
             found = self.repository.list_deployments(name=name, flow_id=flow.id)
             if not found:
                 values = self._deployment_values(flow, fields, new=True)
@@ -297,6 +403,35 @@ class Seeder:
             values["job_variables"] = dict(fields.get("job_variables") or {})
         return values
 
+    def _check_deployment_pool(self, fields: DeploymentFields) -> None:
+        """The named pool exists, and the job variables pass its template (``required`` aside)."""
+        pool_name = fields.get("work_pool_name")
+        if not pool_name:
+            return
+        pool = self._pool_named(pool_name)
+        job_variables = fields.get("job_variables")
+        if pool_name == DEFAULT_AGENT_POOL or not job_variables:
+            return
+        try:
+            validate_job_variables(
+                base_job_template=pool.base_job_template,
+                deployment_job_variables=job_variables,
+                request_job_variables=None,
+                resolve_block=self._block_data,
+                ignore_required=True,
+            )
+        except JobVariablesInvalid as exc:
+            msg = f"Error creating deployment: {exc.message}"
+            raise InvalidEntity(msg, entity="deployment") from None
+        except (InvalidJobVariablesSchema, CircularSchemaRef) as exc:
+            raise InvalidEntity(exc.message, entity="deployment") from None
+
+    def _pool_named(self, name: str) -> WorkPool:
+        pool = self.repository.get_work_pool_by_name(name)
+        if pool is None:
+            raise WorkPoolNotFound(f'Work pool "{name}" not found.', entity="work pool")
+        return pool
+
     def _pool_name(self, queue: WorkQueue) -> str | None:
         pool = self.repository.get_work_pool(queue.work_pool_id)
         return None if pool is None else pool.name
@@ -305,9 +440,6 @@ class Seeder:
         self, work_pool_name: str | None, work_queue_name: str | None
     ) -> WorkQueue | None:
         if work_pool_name:
-            pool = self.repository.get_work_pool_by_name(work_pool_name)
-            if pool is None:
-                raise LookupError(f"Work pool {work_pool_name!r} does not exist.")
             return self.work_queue(work_pool_name, work_queue_name or DEFAULT_QUEUE)
         if work_queue_name:
             return self._ensure_work_queue(work_queue_name)

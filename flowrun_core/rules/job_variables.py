@@ -78,9 +78,13 @@ def _resolve_block_default(
 
 
 def _valid_defaults(
-    variables: Mapping[str, JSON], resolve_block: BlockResolver
+    variables: Mapping[str, JSON], resolve_block: BlockResolver, *, keep_invalid: bool = False
 ) -> tuple[dict[str, JSON], bool]:
-    """Step 2: the defaults that pass the schema on their own, and whether any was dropped."""
+    """Step 2: the defaults that pass the schema on their own, and whether any was dropped.
+
+    With ``keep_invalid`` every default is kept unchecked (Prefect's check of a new pool's
+    defaults, which then validates them all together).
+    """
     properties = variables.get("properties", {})
     defaults: dict[str, JSON] = {}
     dropped = False
@@ -101,6 +105,9 @@ def _valid_defaults(
                 continue
         else:
             value = copy_json(default)
+        if keep_invalid:
+            defaults[name] = value
+            continue
         try:
             violations = find_violations(
                 {name: value}, variables, ignore_required=True, check_formats=True
@@ -127,6 +134,8 @@ def validate_job_variables(
     deployment_job_variables: Mapping[str, JSON] | None,
     request_job_variables: Mapping[str, JSON] | None,
     resolve_block: BlockResolver,
+    ignore_required: bool = False,
+    keep_invalid_defaults: bool = False,
 ) -> None:
     """Validate the merged job variables of a new flow run against the pool's template.
 
@@ -140,6 +149,10 @@ def validate_job_variables(
         deployment_job_variables: The deployment's ``job_variables``.
         request_job_variables: The request's ``job_variables``.
         resolve_block: Looks up a block document's data for ``$ref`` defaults.
+        ignore_required: Drop every ``required`` (Prefect's checks when a deployment or a
+            pool is created, where later layers may still supply the value).
+        keep_invalid_defaults: Keep every default rather than dropping those that fail on
+            their own (Prefect's check of a new pool's defaults).
 
     Raises:
         InvalidJobVariablesSchema: The ``variables`` schema fails ``check_schema`` (the
@@ -162,14 +175,21 @@ def validate_job_variables(
         # `true` is a valid schema, but Prefect then crashes reading its properties.
         raise InvalidJobVariablesSchema("the variables schema must be an object")
 
-    defaults, dropped = _valid_defaults(variables, resolve_block)
+    defaults, dropped = _valid_defaults(
+        variables, resolve_block, keep_invalid=keep_invalid_defaults
+    )
     merged: dict[str, JSON] = dict(defaults)
     for layer in (deployment_job_variables, request_job_variables):
         if layer:
             merged.update(layer)
 
     try:
-        validate_instance(merged, variables, allow_none_with_default=True, ignore_required=dropped)
+        validate_instance(
+            merged,
+            variables,
+            allow_none_with_default=True,
+            ignore_required=ignore_required or dropped,
+        )
     except ParameterValidationFailed as exc:
         raise JobVariablesInvalid(exc.message) from None
     except InvalidParameterSchema as exc:

@@ -131,7 +131,7 @@ def test_prefect_yaml_style_work_pool(flowrun, seeded: dict[str, str], tmp_path:
         (
             "name: d\nflow: etl\nwork_pool_name: nope\n",
             ExitCode.NOT_FOUND,
-            "error: Work pool 'nope' does not exist.\n",
+            'error: Work pool "nope" not found.\n',
         ),
         (
             "name: nightly\nflow: etl\n",
@@ -180,6 +180,69 @@ def test_bad_deployment_files(  # noqa: PLR0917 - fixtures and parameters
     assert result.exit_code == code
     assert result.stderr.splitlines()[0] + "\n" == message.format(src=source)
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "code", "message"),
+    [
+        (
+            "flow",
+            "name: a/b\n",
+            ExitCode.INVALID_INPUT,
+            "error: {src}: flow name 'a/b': String should match pattern '^[^/%&><]+$'\n",
+        ),
+        (
+            "work-pool",
+            "name: prefect-pool\n",
+            ExitCode.INVALID_INPUT,
+            "error: {src}: Work pools starting with 'Prefect' are reserved for internal use.\n",
+        ),
+        (
+            "work-pool",
+            "name: p\nwork_queues: [q, q]\n",
+            ExitCode.CONFLICT,
+            "error: {src}: A work queue named 'q' already exists in work pool 'p'.\n",
+        ),
+        (
+            "variable",
+            "name: Answer\nvalue: 42\n",
+            ExitCode.INVALID_INPUT,
+            (
+                "error: {src}: Variable name must only contain lowercase letters, numbers, and "
+                "dashes or underscores.\n"
+            ),
+        ),
+        (
+            "deployment",
+            (
+                "name: d\nflow: etl\nenforce_parameter_schema: true\nparameters: {x: 1}\n"
+                "parameter_openapi_schema: {properties: {x: {type: string}}}\n"
+            ),
+            ExitCode.INVALID_INPUT,
+            (
+                "error: {src}: Validation failed for field 'x'. Failure reason: 1 is not of type "
+                "'string'\n"
+            ),
+        ),
+    ],
+)
+def test_what_prefect_refuses_to_create_is_refused(  # noqa: PLR0917 - fixtures and parameters
+    flowrun, seeded: dict[str, str], tmp_path: Path, kind: str, text: str, code: int, message: str
+) -> None:
+    source = write(tmp_path, "x.yaml", text)
+    result = flowrun("register", kind, source)
+    assert result.exit_code == code, result.output
+    assert result.stderr.splitlines()[0] + "\n" == message.format(src=source)
+    assert result.stdout == ""
+
+
+def test_defaults_are_checked_only_when_the_file_asks_for_enforcement(
+    flowrun, seeded: dict[str, str], tmp_path: Path
+) -> None:
+    schema = "parameter_openapi_schema: {properties: {x: {type: string}}}\n"
+    source = write(tmp_path, "d.yaml", f"name: lax\nflow: etl\nparameters: {{x: 1}}\n{schema}")
+    result = flowrun("register", "deployment", source)
+    assert result.exit_code == 0, result.output
 
 
 def test_a_file_is_registered_whole_or_not_at_all(flowrun, tmp_path: Path, db: Path) -> None:

@@ -806,13 +806,30 @@ def _diff(expected: object, actual: object, path: str, out: list[str]) -> None:
 _QUIRK_STATUS = 500
 
 
+def _refusal_free(setup: object) -> object:
+    """A refused setup without its error text and traceback.
+
+    They name the harness's own exception, request and code (``"SetupError: POST
+    /deployments/ -> 422: ..."`` from the oracle, the seeder's exception here), so only the
+    refusal itself is compared: ``ok`` is false on both sides and both give an error.
+    """
+    if not isinstance(setup, dict) or setup.get("ok") is not False:
+        return setup
+    error = setup.get("error")
+    return {
+        **{k: v for k, v in setup.items() if k not in ("error", "traceback")},
+        "error": isinstance(error, str) and bool(error),
+    }
+
+
 def compare_results(
     expected: Mapping[str, Any], actual: Mapping[str, Any], *, quirks: bool = True
 ) -> list[str]:
     """Compare two result files strictly (README §4).
 
     JSON types count (``1``, ``1.0`` and ``true`` differ); object key order does not; the
-    implementation block is skipped. In a ``quirk_*`` scenario, a response recorded as a 500
+    implementation block is skipped, and so is the text of a refused setup's error (only
+    that both refused is compared). In a ``quirk_*`` scenario, a response recorded as a 500
     only requires the actual status to be in 400-499 (``index``, ``label`` and ``request``
     must still match).
 
@@ -834,6 +851,8 @@ def compare_results(
             out.append(f"$.{key}: missing")
         elif key not in expected:
             out.append(f"$.{key}: unexpected key")
+        elif key == "setup":
+            _diff(_refusal_free(expected[key]), _refusal_free(actual[key]), "$.setup", out)
         else:
             _diff(expected[key], actual[key], f"$.{key}", out)
     exp_responses, act_responses = expected.get("responses"), actual.get("responses")

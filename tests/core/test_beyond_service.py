@@ -83,7 +83,7 @@ def world(adapter: str) -> Iterator[World]:
     repo = ADAPTERS[adapter]()
     seed = Seeder(repo, new_id=uuid.uuid4)
     flow = seed.flow("etl")
-    seed.work_pool("pool", work_queues=["default"])
+    seed.work_pool("pool")
     seed.variable("answer", 42)
     dep = seed.deployment(
         flow,

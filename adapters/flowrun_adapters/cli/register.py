@@ -20,10 +20,11 @@ import attrs
 import click
 import yaml
 
+from flowrun_core.errors import BlockNotFound, CreationRefused, DuplicateEntity
 from flowrun_core.json_types import JSON
 from flowrun_core.models import LabelValue
 from flowrun_core.ports import Repository
-from flowrun_core.seeding import Seeder
+from flowrun_core.seeding import DeploymentFields, Seeder
 
 from .app import get_state
 from .lookup import deployments_named, flows_named, resolve_flow
@@ -333,23 +334,24 @@ def register_deployment(seeder: Seeder, data: dict[str, JSON], where: str) -> Re
     if deployments_named(seeder.repository, name, flow.id):
         raise CliError(f"Deployment {flow.name}/{name} is already registered.", ExitCode.CONFLICT)
     no_schema = fields.has("parameter_openapi_schema") and data["parameter_openapi_schema"] is None
+    given: DeploymentFields = {
+        "parameters": fields.obj("parameters"),
+        "tags": fields.texts("tags"),
+        "labels": fields.labels(),
+        "parameter_openapi_schema": fields.obj("parameter_openapi_schema"),
+        "has_parameter_schema": not no_schema,
+        "version": fields.text("version"),
+        "description": fields.text("description"),
+        "work_pool_name": pool_name,
+        "work_queue_name": queue_name,
+        "job_variables": job_variables,
+        "paused": fields.flag("paused", default=False),
+    }
+    if fields.has("enforce_parameter_schema"):
+        # As in Prefect, a file that asks for enforcement has its defaults checked.
+        given["enforce_parameter_schema"] = fields.flag("enforce_parameter_schema", default=True)
     try:
-        deployment = seeder.deployment(
-            flow,
-            name,
-            parameters=fields.obj("parameters"),
-            tags=fields.texts("tags"),
-            labels=fields.labels(),
-            parameter_openapi_schema=fields.obj("parameter_openapi_schema"),
-            has_parameter_schema=not no_schema,
-            enforce_parameter_schema=fields.flag("enforce_parameter_schema", default=True),
-            version=fields.text("version"),
-            description=fields.text("description"),
-            work_pool_name=pool_name,
-            work_queue_name=queue_name,
-            job_variables=job_variables,
-            paused=fields.flag("paused", default=False),
-        )
+        deployment = seeder.deployment(flow, name, **given)
     except LookupError as exc:
         raise _not_found(exc) from exc
     return Registered(
@@ -390,11 +392,26 @@ def register_objects(
     """Register every object of one kind, all or nothing."""
     seeder = Seeder(repository)
     registrar = REGISTRARS[kind]
+    done: list[Registered] = []
     with repository.transaction():
-        return [
-            registrar(seeder, data, source if len(objects) == 1 else f"{source}[{index}]")
-            for index, data in enumerate(objects)
-        ]
+        for index, data in enumerate(objects):
+            where = source if len(objects) == 1 else f"{source}[{index}]"
+            try:
+                done.append(registrar(seeder, data, where))
+            except (CreationRefused, BlockNotFound) as exc:
+                raise _refused(exc, where) from exc
+    return done
+
+
+def _refused(exc: CreationRefused | BlockNotFound, where: str) -> CliError:
+    """What Prefect's creation route would refuse, as the command reports it."""
+    if isinstance(exc, LookupError):
+        code = ExitCode.NOT_FOUND
+    elif isinstance(exc, DuplicateEntity):
+        code = ExitCode.CONFLICT
+    else:
+        code = ExitCode.INVALID_INPUT
+    return CliError(f"{where}: {exc.message}", code)
 
 
 def register_bundle(repository: Repository, document: JSON, source: str) -> list[Registered]:
