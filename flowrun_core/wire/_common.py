@@ -97,7 +97,14 @@ NOT_FOUND = WireResponse(status=404, json={"detail": "Not Found"})
 
 
 def lower(headers: Mapping[str, str] | None) -> dict[str, str]:
-    return {k.lower(): v for k, v in (headers or {}).items()}
+    """The headers by lower-case name; of two spellings of one name, the first is kept.
+
+    As Starlette's ``Headers.get``, which Prefect reads them with (its ``items()`` also
+    yields every repeated header, so a repeat is ignored here too).
+    """
+    if not headers:
+        return {}
+    return {k.lower(): v for k, v in reversed(list(headers.items()))}
 
 
 def parsed_body(body: bytes | None) -> JSON:

@@ -12,7 +12,7 @@ import json
 import math
 import re
 from functools import cache
-from typing import Final
+from typing import Final, TypeVar
 
 import attrs
 import cattrs
@@ -43,6 +43,7 @@ UNREADABLE_BODY: Final = "There was an error parsing the body"
 _MODEL_TYPE_MSG: Final = "Input should be a valid dictionary or object to extract fields from"
 _FREE_JSON_FIELDS: Final = ("parameters", "context", "job_variables")
 _UNICODE_MSG: Final = "Input should be a valid string, unable to parse raw data as a unicode string"
+_V = TypeVar("_V")
 # A lone surrogate comes from a \uD800-\uDFFF escape or from its raw (CESU-8) bytes.
 _MAYBE_SURROGATE: Final = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
@@ -233,7 +234,7 @@ def decode_create_request(
                 )
             ]
         raise InvalidRequest(details, parsed) from None
-    _refuse_lone_surrogates(body, request, parsed)
+    request = _refuse_lone_surrogates(body, request, parsed)
     refused = crash_refusals(request, parsed)
     if refused:
         raise UnstorableValue(refused, parsed, request=request)
@@ -307,24 +308,83 @@ def crash_refusals(
     return []
 
 
-def _refuse_lone_surrogates(body: bytes, request: DeploymentFlowRunCreate, parsed: JSON) -> None:
-    """Refuse a body holding a string UTF-8 cannot encode (422, ``string_unicode``).
+def _refuse_lone_surrogates(
+    body: bytes, request: DeploymentFlowRunCreate, parsed: JSON
+) -> DeploymentFlowRunCreate:
+    r"""Refuse a value holding a string UTF-8 cannot encode (422, ``string_unicode``).
 
     Prefect accepts it and fails when it writes it (500). A JSON field (parameters, tags,
     labels, context, job variables, the state) is only written for a new run, so a key that
     names a stored run still replays; the run's name, its idempotency key and a work-queue
-    name are bound as SQL values before that, so they fail even then. Only bodies whose
-    bytes could spell a lone surrogate are walked.
+    name are bound as SQL values before that, so they fail even then.
+
+    Only what Prefect keeps is looked at: a field it drops (an unknown key of
+    ``empirical_policy`` or of the state's details) may hold anything. A top-level key of
+    ``parameters``, ``context``, ``labels`` or ``job_variables`` is not refused: Prefect's
+    validation spells each lone surrogate in it as three U+FFFD, and so does this function
+    (the returned request). Only bodies whose bytes could spell a lone surrogate are walked:
+    UTF-8 ones with a ``\uD800``-``\uDFFF`` escape or raw surrogate bytes, and any body
+    in UTF-16 or UTF-32 (which :mod:`json` reads too).
     """
-    if _MAYBE_SURROGATE.search(body) is None:
-        return
-    path = first_unencodable_string(parsed)
+    if _MAYBE_SURROGATE.search(body) is None and b"\x00" not in body[:4]:
+        return request
+    request = _with_lossy_keys(request)
+    path = first_unencodable_string(_kept_values(request))
     if path is None:
-        return
+        return request
     bound = (request.name, request.idempotency_key, request.work_queue_name)
     replayable = all(text is None or _encodable(text) for text in bound)
     detail = ErrorDetail(type="string_unicode", loc=("body", *path), msg=_UNICODE_MSG, input=None)
     raise UnstorableValue([detail], parsed, request=request, replayable=replayable)
+
+
+def _lossy(key: str) -> str:
+    """``key`` with each lone surrogate spelled as three U+FFFD, as Prefect's validation does."""
+    if _encodable(key):
+        return key
+    return key.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def _lossy_keys(mapping: dict[str, _V]) -> dict[str, _V]:
+    if all(_encodable(key) for key in mapping):
+        return mapping
+    return {_lossy(key): value for key, value in mapping.items()}
+
+
+def _with_lossy_keys(request: DeploymentFlowRunCreate) -> DeploymentFlowRunCreate:
+    """``request`` with its free-form objects' top-level keys spelled as Prefect keeps them."""
+    labels, job_variables = request.labels, request.job_variables
+    return attrs.evolve(
+        request,
+        parameters=_lossy_keys(request.parameters),
+        context=_lossy_keys(request.context),
+        labels=None if labels is None else _lossy_keys(labels),
+        job_variables=None if job_variables is None else _lossy_keys(job_variables),
+    )
+
+
+def _kept_values(request: DeploymentFlowRunCreate) -> dict[str, object]:
+    """The request's values that Prefect keeps and writes, by field, in the body's order."""
+    state = request.state
+    return {
+        "state": None
+        if state is None
+        else {
+            "name": state.name,
+            "message": state.message,
+            "data": state.data,
+            "state_details": attrs.asdict(state.state_details),
+        },
+        "name": request.name,
+        "parameters": request.parameters,
+        "context": request.context,
+        "empirical_policy": {"pause_keys": sorted(request.empirical_policy.pause_keys or ())},
+        "tags": list(request.tags),
+        "idempotency_key": request.idempotency_key,
+        "labels": request.labels,
+        "work_queue_name": request.work_queue_name,
+        "job_variables": request.job_variables,
+    }
 
 
 def _encodable(text: str) -> bool:

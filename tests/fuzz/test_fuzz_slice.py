@@ -173,7 +173,7 @@ def test_jinja_that_renders_a_lone_surrogate_is_refused(
         b'{"name":"\\udfff"}',
         b'{"name":"\xed\xbf\xbf"}',
         b'{"tags":["ok","\\ud800"]}',
-        b'{"parameters":{"\\ud800":1}}',
+        b'{"parameters":{"x":{"\\ud800":1}}}',
         b'{"context":{"x":["\\ud800"]}}',
         b'{"parameters":{"j":{"__prefect_kind":"json","value":"\\"\\\\ud800\\""}}}',
         # Bound as SQL values before any write: the store cannot even look them up (503 before).

@@ -468,3 +468,81 @@ def test_a_header_only_422_echoes_the_body_with_the_policy_back_filled(env) -> N
     response = post(env, body, headers={"prefect-automation-id": "nope"})
     assert response.status == 422
     assert response.json["request_body"] == {"empirical_policy": {"max_retries": 1, "retries": 1}}
+
+
+def test_of_two_spellings_of_a_header_the_first_is_read(env) -> None:
+    # As Starlette's Headers.get, which Prefect reads its headers with.
+    old_first = post(env, b"{}", {"X-Prefect-Api-Version": "0.1.0", "x-prefect-api-version": "1"})
+    assert old_first.status == 400
+    assert "API version 0.1.0" in old_first.json["detail"]
+    new_first = {"x-prefect-api-version": "1.0.0", "X-Prefect-Api-Version": "0.1"}
+    assert post(env, b"{}", new_first).status == 201
+    text_first = post(
+        env, b"{}", {"Content-Type": "text/plain", "content-type": "application/json"}
+    )
+    assert text_first.status == 422
+    assert text_first.json["exception_detail"][0]["type"] == "model_attributes_type"
+    assert post(env, b"{}", {"content-type": "application/json", "Content-Type": "x"}).status == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        (b'{"parameters":{"\\ud800":1}}', "\ufffd\ufffd\ufffd"),
+        (b'{"parameters":{"a\\udc00b":1}}', "a\ufffd\ufffd\ufffdb"),
+        (b'{"parameters":{"\\ud800\\ud800":1}}', "\ufffd" * 6),
+        (b'{"parameters":{"\\ud83d\\ude00":1}}', "\U0001f600"),  # a pair is one character
+        ('{"parameters":{"\\ud800":1}}'.encode("utf-16-le"), "\ufffd\ufffd\ufffd"),
+    ],
+)
+def test_a_lone_surrogate_in_a_top_level_key_is_spelled_as_prefect_keeps_it(
+    env, body: bytes, key: str
+) -> None:
+    answer = post(env, body)
+    assert answer.status == 201, answer.json
+    assert answer.json["parameters"] == {key: 1}
+
+
+def test_lossy_keys_in_every_free_form_object_and_a_collision(env) -> None:
+    body = (
+        b'{"parameters":{"\\ud800":1,"\\ufffd\\ufffd\\ufffd":2},"context":{"\\udfff":1},'
+        b'"labels":{"a\\ud800":"v"},"job_variables":{"\\ud800":1}}'
+    )
+    answer = post(env, body)
+    assert answer.status == 201, answer.json
+    assert answer.json["parameters"] == {"\ufffd\ufffd\ufffd": 2}
+    assert answer.json["context"] == {"\ufffd\ufffd\ufffd": 1}
+    assert answer.json["labels"]["a\ufffd\ufffd\ufffd"] == "v"
+    assert answer.json["job_variables"] == {"\ufffd\ufffd\ufffd": 1}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"empirical_policy":{"\\ud800":1}}',
+        b'{"empirical_policy":{"x":"\\ud800"}}',
+        b'{"state":{"type":"RUNNING","state_details":{"zz":"\\ud800"}}}',
+    ],
+)
+def test_a_lone_surrogate_in_a_field_prefect_drops_is_accepted(env, body: bytes) -> None:
+    assert post(env, body).status == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"name":"\\ud800"}',
+        '{"parameters":{"x":"\\ud800"}}',
+        '{"parameters":{"x":{"\\ud800":1}}}',
+        '{"tags":["\\ud800"]}',
+        '{"state":{"type":"RUNNING","state_details":{"cache_key":"\\ud800"}}}',
+        '{"empirical_policy":{"pause_keys":["\\ud800"]}}',
+    ],
+)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-16-be", "utf-32-le"])
+def test_a_lone_surrogate_prefect_keeps_is_refused_in_any_encoding(
+    env, body: str, encoding: str
+) -> None:
+    answer = post(env, body.encode(encoding))
+    assert answer.status == 422, answer.json
+    assert answer.json["exception_detail"][0]["type"] == "string_unicode"
