@@ -67,7 +67,11 @@ from flowrun_core.rules.creation import (
     check_block_document_name,
     check_deployment_name,
     check_enforced_parameters,
+    check_labels,
     check_name,
+    check_object,
+    check_tags,
+    check_text,
     check_variable,
     check_work_pool,
 )
@@ -136,6 +140,16 @@ _PLAIN_DEFAULTS: Final[dict[str, Any]] = {
 """Deployment fields stored exactly as given, with the default a new deployment takes."""
 
 
+def _check_deployment_types(fields: DeploymentFields) -> None:
+    """Refuse deployment fields of a type Prefect's ``DeploymentCreate`` refuses."""
+    for key in ("parameters", "parameter_openapi_schema", "job_variables"):
+        check_object("deployment", key, fields.get(key))
+    for key in ("version", "description", "work_pool_name", "work_queue_name"):
+        check_text("deployment", key, fields.get(key))
+    check_tags("deployment", fields.get("tags", ()))
+    check_labels("deployment", fields.get("labels"))
+
+
 def _stored_schema(fields: DeploymentFields) -> dict[str, JSON] | None:
     """The parameter schema Prefect stores for ``fields``."""
     if not fields.get("has_parameter_schema", True):
@@ -191,6 +205,8 @@ class Seeder:
             InvalidEntity: the name is empty or holds one of ``/ % & > <``.
         """
         check_name("flow", name)
+        tags = check_tags("flow", tags)
+        check_labels("flow", labels)
         with self.repository.transaction():
             existing = self.repository.list_flows(name=name)
             if existing:
@@ -223,6 +239,8 @@ class Seeder:
                 included).
             BlockNotFound: a default names a block document that does not exist.
         """
+        check_text("work pool", "type", type)
+        check_object("work pool", "base_job_template", base_job_template)
         template = dict(base_job_template or {})
         check_work_pool(name, template)
         default_queue_id = self.new_id()
@@ -299,7 +317,9 @@ class Seeder:
             DuplicateEntity: a variable has this name.
         """
         check_variable(name, value)
-        variable = Variable(id=self.new_id(), name=name, value=value, tags=tuple(tags))
+        variable = Variable(
+            id=self.new_id(), name=name, value=value, tags=check_tags("variable", tags)
+        )
         with self.repository.transaction():
             if self.repository.get_variable(name) is not None:
                 msg = f"A variable with the name {name!r} already exists."
@@ -348,6 +368,7 @@ class Seeder:
                 the :class:`~flowrun_core.ports.DeploymentUpdates` capability.
         """
         check_deployment_name(name)
+        _check_deployment_types(fields)
         if fields.get("enforce_parameter_schema"):
             schema = (
                 fields.get("parameter_openapi_schema")
@@ -490,6 +511,12 @@ class Seeder:
         if state is not None and (state_type is not None or state_name is not None):
             msg = "give either a whole state or state_type/state_name, not both"
             raise ValueError(msg)
+        if name:  # Prefect names a run whose name is falsy (even ``false``), as here
+            check_text("flow run", "name", name)
+        check_text("flow run", "idempotency_key", idempotency_key)
+        check_object("flow run", "parameters", parameters)
+        tags = check_tags("flow run", tags)
+        check_labels("flow run", labels)
         if deployment is not None:
             flow_id = deployment.flow_id
             run_labels_ = run_labels(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import jsonschema
@@ -34,7 +34,11 @@ __all__ = [
     "check_block_document_name",
     "check_deployment_name",
     "check_enforced_parameters",
+    "check_labels",
     "check_name",
+    "check_object",
+    "check_tags",
+    "check_text",
     "check_variable",
     "check_work_pool",
 ]
@@ -270,3 +274,59 @@ def check_enforced_parameters(
 
 def _schema_message(exc: jsonschema.SchemaError) -> str:
     return f"The provided schema is not a valid json schema. Schema error: {exc.message}"
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def check_tags(entity: str, tags: Iterable[object]) -> tuple[str, ...]:
+    """The tags as a tuple, each a string as Prefect's ``list[str]`` requires.
+
+    Raises:
+        InvalidEntity: a tag is not a string.
+    """
+    kept = tuple(tags)
+    for tag in kept:
+        if not isinstance(tag, str):
+            raise InvalidEntity(f"{entity} tags must be strings, not {_kind(tag)}", entity=entity)
+    return kept  # type: ignore[return-value]  # every item was checked
+
+
+def check_labels(entity: str, labels: Mapping[Any, object] | None) -> None:
+    """Refuse labels whose keys are not strings or whose values are not scalars.
+
+    Prefect's ``KeyValueLabels`` takes a string, a number or a boolean as a value (not
+    ``null``, a list or an object).
+
+    Raises:
+        InvalidEntity: a key or a value of another type.
+    """
+    for key, value in (labels or {}).items():
+        if not isinstance(key, str):
+            raise InvalidEntity(f"{entity} label keys must be strings", entity=entity)
+        if not isinstance(value, bool | int | float | str):
+            msg = f"{entity} label {key!r} must be a string, number or boolean, not {_kind(value)}"
+            raise InvalidEntity(msg, entity=entity)
+
+
+def check_object(entity: str, field: str, value: object) -> None:
+    """Refuse a value that must be a JSON object (or absent) and is something else.
+
+    Raises:
+        InvalidEntity: ``value`` is neither ``None`` nor a mapping.
+    """
+    if value is not None and not isinstance(value, Mapping):
+        raise InvalidEntity(
+            f"{entity} {field} must be an object, not {_kind(value)}", entity=entity
+        )
+
+
+def check_text(entity: str, field: str, value: object) -> None:
+    """Refuse a value that must be a string (or absent) and is something else.
+
+    Raises:
+        InvalidEntity: ``value`` is neither ``None`` nor a string.
+    """
+    if value is not None and not isinstance(value, str):
+        raise InvalidEntity(f"{entity} {field} must be a string, not {_kind(value)}", entity=entity)

@@ -361,3 +361,38 @@ def test_a_missing_pool_is_not_found(repo: Repository, pool: str) -> None:
     assert isinstance(caught.value, LookupError)
     assert repo.get_work_pool_by_name(pool) is None
     assert repo.list_deployments(name="d", flow_id=flow.id) == []
+
+
+def test_values_of_a_type_prefect_refuses_are_refused(repo: Repository) -> None:
+    # The Seeder is typed; these are what an untyped caller (a JSON file, a harness) sends.
+    seed = Seeder(repo)
+    bad: Any = [1]
+    with pytest.raises(InvalidEntity, match="flow tags must be strings, not int"):
+        seed.flow("f", tags=bad)
+    with pytest.raises(InvalidEntity, match="flow label 'a' must be a string, number or boolean"):
+        seed.flow("f", labels={"a": bad})
+    with pytest.raises(InvalidEntity, match="work pool type must be a string, not int"):
+        seed.work_pool("p", type=bad[0])
+    with pytest.raises(InvalidEntity, match="variable tags must be strings"):
+        seed.variable("v", 1, tags=bad)
+    flow = seed.flow("f")
+    for fields, message in (
+        ({"tags": bad}, "deployment tags must be strings"),
+        ({"labels": {"a": None}}, "deployment label 'a' must be a string, number or boolean"),
+        ({"version": 1}, "deployment version must be a string, not int"),
+        ({"parameters": bad}, "deployment parameters must be an object, not list"),
+        ({"job_variables": bad}, "deployment job_variables must be an object"),
+        ({"parameter_openapi_schema": bad}, "deployment parameter_openapi_schema must be"),
+    ):
+        with pytest.raises(InvalidEntity, match=message):
+            seed.deployment(flow, "d", **fields)
+    for run_fields, message in (
+        ({"tags": bad}, "flow run tags must be strings"),
+        ({"labels": {"a": bad}}, "flow run label 'a'"),
+        ({"parameters": bad}, "flow run parameters must be an object"),
+    ):
+        with pytest.raises(InvalidEntity, match=message):
+            seed.flow_run(flow=flow, **run_fields)
+    assert repo.list_deployments(name="d", flow_id=flow.id) == []
+    assert repo.count_flow_runs() == 0
+    assert repo.get_work_pool_by_name("p") is None
