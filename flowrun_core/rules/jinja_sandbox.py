@@ -35,10 +35,12 @@ from typing import Any, Final, TypeAlias, cast
 
 import jinja2
 from jinja2 import nodes
+from jinja2.nodes import EvalContext
 from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import generate_lorem_ipsum
+from jinja2.utils import generate_lorem_ipsum, htmlsafe_json_dumps
 from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
 
 from flowrun_core.errors import HydrationFailed
 
@@ -152,18 +154,17 @@ _RECURSION_REPR: Final = "RecursionError('maximum recursion depth exceeded')"
 def _collect(pieces: Iterator[object]) -> str:
     """Join a rendering's pieces, refusing output past :data:`MAX_OUTPUT_SIZE`.
 
-    A filter block can yield a non-string (``{% filter length %}``); joining would fail.
+    As ``"".join`` in Prefect's plain rendering, every piece is rendered before any is
+    joined: a filter block that yields a non-string (``{% filter length %}``) fails the join
+    only if nothing later fails first.
     """
-    collected: list[str] = []
+    collected: list[Any] = []
     length = 0
-    for index, piece in enumerate(pieces):
-        if not isinstance(piece, str):
-            # What joining them would raise, as Prefect's plain rendering does.
-            msg = f"sequence item {index}: expected str instance, {type(piece).__name__} found"
-            raise TypeError(msg)
-        length += len(piece)
-        if length > MAX_OUTPUT_SIZE:
-            raise _LimitExceeded(f"output longer than {MAX_OUTPUT_SIZE} characters")
+    for piece in pieces:
+        if isinstance(piece, str):
+            length += len(piece)
+            if length > MAX_OUTPUT_SIZE:
+                raise _LimitExceeded(f"output longer than {MAX_OUTPUT_SIZE} characters")
         collected.append(piece)
     return "".join(collected)
 
@@ -318,6 +319,18 @@ def _refuse_repeat(sequence: str | list[Any] | tuple[Any, ...], times: int) -> N
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d*))?")
 
 
+def _number(digits: str) -> int:
+    """A format's width or precision, as the bound reads it.
+
+    One with too many digits to hold stands for :data:`sys.maxsize` + 1, which the bound lets
+    through, so that the formatting raises its own error (``width too big``).
+    """
+    return int(digits) if len(digits) < _MAXSIZE_DIGITS else sys.maxsize + 1
+
+
+_MAXSIZE_DIGITS: Final = len(str(sys.maxsize))
+
+
 def _check_percent_format(fmt: str, values: Any) -> None:
     """Refuse ``%``-format widths or precisions over the cap."""
     starred = False
@@ -326,7 +339,7 @@ def _check_percent_format(fmt: str, values: Any) -> None:
             if part == "*":
                 starred = True
             elif part:
-                _refuse_size(int(part))
+                _refuse_size(_number(part))
     if starred:
         for item in values if isinstance(values, tuple) else (values,):
             if isinstance(item, int):
@@ -343,7 +356,7 @@ def _check_brace_format(fmt: str, args: tuple[Any, ...], kwargs: Mapping[str, An
         if not spec:
             continue
         for digits in re.findall(r"\d+", spec):
-            _refuse_size(int(digits))
+            _refuse_size(_number(digits))
         if "{" in spec:
             for item in (*args, *kwargs.values()):
                 if isinstance(item, int):
@@ -398,9 +411,8 @@ def _precheck_string_method(
     elif name == "replace" and len(args) >= 2:  # noqa: PLR2004 - old and new
         _refuse_size(_replace_size(owner, args[0], args[1], _arg(args, kwargs, 2, "count")))
     elif name == "join" and args:
-        try:
-            items = list(args[0])
-        except TypeError:
+        items = _items(args[0])
+        if items is None:
             return args, kwargs
         _refuse_size(_join_size(items, owner))
         return (items, *args[1:]), kwargs
@@ -464,12 +476,23 @@ def _pre_replace(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Args:
     return args, kwargs
 
 
+def _items(value: object) -> list[Any] | None:
+    """The items of an iterable about to be joined, or ``None`` when it is not iterable.
+
+    An error raised while iterating (a lazy ``map`` over a bad filter) is the join's own.
+    """
+    try:
+        iterator = iter(value)  # type: ignore[call-overload]
+    except TypeError:
+        return None
+    return list(iterator)
+
+
 def _pre_join(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Args:
     if not args:
         return args, kwargs
-    try:
-        items = list(args[0])
-    except TypeError:
+    items = _items(args[0])
+    if items is None:
         return args, kwargs
     _refuse_size(_join_size(items, str(_arg(args, kwargs, 1, "d") or "")))
     return (items, *args[1:]), kwargs
@@ -560,6 +583,7 @@ class _HardenedEnvironment(ImmutableSandboxedEnvironment):
             extensions=_EXTENSIONS,
         )
         self.globals["range"] = _check_template_range
+        self.filters["tojson"] = _tojson
         self.filters = {
             name: _guard_filter(func, _FILTER_PRECHECKS.get(name))
             for name, func in self.filters.items()
@@ -585,6 +609,20 @@ class _HardenedEnvironment(ImmutableSandboxedEnvironment):
         finally:
             budget.depth -= 1
         return _checked(result)
+
+
+@jinja2.pass_eval_context
+def _tojson(eval_ctx: EvalContext, value: object, indent: int | None = None) -> Markup:
+    """The ``tojson`` filter under the name Prefect registers it by (argument errors show it).
+
+    Prefect replaces Jinja's ``do_tojson`` with a function of the same parameters, so a
+    wrong call reads ``_tojson() takes from 2 to 3 positional arguments ...``.
+    """
+    policies = eval_ctx.environment.policies
+    options = dict(policies["json.dumps_kwargs"])
+    if indent is not None:
+        options["indent"] = indent
+    return htmlsafe_json_dumps(value, dumps=policies["json.dumps_function"], **options)
 
 
 _EXTENSIONS: Final = ["jinja2_humanize_extension.HumanizeExtension"]

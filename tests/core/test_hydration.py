@@ -273,6 +273,55 @@ def test_jinja_errors(template: str, message: str) -> None:
     assert render_failure(template) == message
 
 
+@pytest.mark.parametrize(
+    ("template", "error"),
+    [
+        # A lazy sequence that fails while it is joined fails the join (audit batch 19).
+        (
+            "{{ [none]|map('length')|join }}",
+            "TypeError(\"object of type 'NoneType' has no len()\")",
+        ),
+        (
+            "{{ ''.join([none]|map('length')) }}",
+            "TypeError(\"object of type 'NoneType' has no len()\")",
+        ),
+        (
+            "{{ ['a']|select('odd')|join }}",
+            "TypeError('not all arguments converted during string formatting')",
+        ),
+        # Every piece is rendered before they are joined: a later error comes first.
+        ("{% filter length %}{% endfilter %}{{ 1/0 }}", "ZeroDivisionError('division by zero')"),
+        (
+            "{% filter length %}{% endfilter %}x",
+            "TypeError('sequence item 0: expected str instance, int found')",
+        ),
+        # Prefect registers its own `_tojson`, whose name shows in argument errors.
+        (
+            "{{ 1|tojson(2, 3) }}",
+            "TypeError('_tojson() takes from 2 to 3 positional arguments but 4 were given')",
+        ),
+        (
+            "{{ 1|tojson(foo=1) }}",
+            "TypeError(\"_tojson() got an unexpected keyword argument 'foo'\")",
+        ),
+        # A width too long to hold is the formatting's own error, not the digit limit's.
+        ("{{ '%" + "1" * 4301 + "d' % 1 }}", "ValueError('width too big')"),
+        ("{{ '%" + "9" * 19 + "d' % 1 }}", "ValueError('width too big')"),
+        (
+            "{{ '{:" + "1" * 4301 + "}'.format(1) }}",
+            "ValueError('Too many decimal digits in format string')",
+        ),
+    ],
+)
+def test_jinja_errors_found_by_random_templates(template: str, error: str) -> None:
+    assert render_failure(template) == RENDER_ERROR + error
+
+
+def test_tojson_still_renders() -> None:
+    assert render("{{ {'a': [1, '<'] }|tojson }}") == '{"a": [1, "\\u003c"]}'
+    assert render("{{ [1]|tojson(indent=2) }}") == "[\n  1\n]"
+
+
 def test_jinja_dict_template_is_hydrated_first() -> None:
     assert hydrate_one(jinja({KIND: "none", "value": "{{ 1 + 1 }}"})) == "2"
     assert hydrate_one(jinja({KIND: "json"})) == "<removed>"
