@@ -202,7 +202,8 @@ class Seeder:
         never changes an existing one (``tags``, ``labels`` and ``id`` are then ignored).
 
         Raises:
-            InvalidEntity: the name is empty or holds one of ``/ % & > <``.
+            InvalidEntity: the name is empty or holds one of ``/ % & > <``, a tag is not a
+                string, or a label value is not a string, number or boolean.
         """
         check_name("flow", name)
         tags = check_tags("flow", tags)
@@ -230,7 +231,8 @@ class Seeder:
         As Prefect's ``POST /work_pools/``, then ``POST /work_pools/{name}/queues`` per queue.
 
         Raises:
-            InvalidEntity: the name is empty or holds one of ``/ % & > <``; the template
+            InvalidEntity: the name is empty or holds one of ``/ % & > <``; the type is not
+                a string or the template not an object; the template
                 lacks ``job_configuration`` or ``variables``, uses a placeholder its
                 variables do not declare, has an invalid variables schema, or defaults
                 that fail it; or a queue name is empty or holds one of ``/ % & > <``.
@@ -313,7 +315,8 @@ class Seeder:
         Raises:
             InvalidEntity: the name is longer than 255 characters or holds anything but
                 lowercase letters, digits, ``-`` and ``_``; or the value is longer than
-                5000 bytes as compact JSON, or is not JSON Prefect can write.
+                5000 bytes as compact JSON, or is not JSON Prefect can write; or a tag is
+                not a string.
             DuplicateEntity: a variable has this name.
         """
         check_variable(name, value)
@@ -359,9 +362,11 @@ class Seeder:
         ``job_variables`` are checked against the pool's template (``required`` ignored).
 
         Raises:
-            InvalidEntity: the name holds one of ``/ % & > <``; enforcement was asked for
-                and the parameters or the schema fail; or the job variables fail the
-                pool's variables schema.
+            InvalidEntity: the name holds one of ``/ % & > <``; a field has a type Prefect
+                refuses (a tag that is not a string, a label value that is not a scalar, a
+                ``version`` that is not a string, ``parameters`` that are not an object);
+                enforcement was asked for and the parameters or the schema fail; or the job
+                variables fail the pool's variables schema.
             WorkPoolNotFound: ``work_pool_name`` names no pool.
             BlockNotFound: a pool default names a block document that does not exist.
             TypeError: a deployment of this flow and name exists, and the repository lacks
@@ -507,6 +512,13 @@ class Seeder:
         Tags are kept as given, in order and with repeats, as that route keeps them. A
         truthy ``idempotency_key`` that already names a run of the flow returns that run
         unchanged, as the route does.
+
+        Raises:
+            ValueError: both a whole state and ``state_type``/``state_name``, or neither a
+                flow nor a deployment.
+            InvalidEntity: a value of a type the route refuses (a truthy name or a key that
+                is not a string, parameters that are not an object, a tag that is not a
+                string, a label value that is not a scalar).
         """
         if state is not None and (state_type is not None or state_name is not None):
             msg = "give either a whole state or state_type/state_name, not both"
