@@ -254,7 +254,12 @@ class Seeder:
             default_queue_id=default_queue_id,
         )
         with self.repository.transaction():
-            self._check_pool_defaults(template)
+            self._check_job_variables(
+                template,
+                None,
+                entity="work pool",
+                prefix="Validation failed for work pool's job variable defaults: ",
+            )
             if self.repository.get_work_pool_by_name(name) is not None:
                 msg = "A work pool with this name already exists."
                 raise DuplicateEntity(msg, entity="work pool")
@@ -270,22 +275,32 @@ class Seeder:
                 self.work_queue(name, queue_name)
         return pool
 
-    def _check_pool_defaults(self, template: Mapping[str, JSON]) -> None:
-        """Prefect's check of a new pool's defaults against its own variables schema."""
+    def _check_job_variables(
+        self,
+        template: Mapping[str, JSON],
+        job_variables: Mapping[str, JSON] | None,
+        *,
+        entity: str,
+        prefix: str,
+    ) -> None:
+        """Prefect's creation-time check against a pool's template (``required`` ignored).
+
+        Without ``job_variables`` it is the check of a new pool's own defaults, which keeps
+        every default; with them, the check of a deployment's, which drops invalid defaults.
+        """
         try:
             validate_job_variables(
                 base_job_template=template,
-                deployment_job_variables=None,
+                deployment_job_variables=job_variables,
                 request_job_variables=None,
                 resolve_block=self._block_data,
                 ignore_required=True,
-                keep_invalid_defaults=True,
+                keep_invalid_defaults=job_variables is None,
             )
         except JobVariablesInvalid as exc:
-            msg = f"Validation failed for work pool's job variable defaults: {exc.message}"
-            raise InvalidEntity(msg, entity="work pool") from None
+            raise InvalidEntity(prefix + exc.message, entity=entity) from None
         except (InvalidJobVariablesSchema, CircularSchemaRef) as exc:
-            raise InvalidEntity(exc.message, entity="work pool") from None
+            raise InvalidEntity(exc.message, entity=entity) from None
 
     def _block_data(self, document_id: UUID) -> dict[str, JSON] | None:
         document = self.repository.get_infrastructure_document(document_id)
@@ -438,19 +453,12 @@ class Seeder:
         job_variables = fields.get("job_variables")
         if pool_name == DEFAULT_AGENT_POOL or not job_variables:
             return
-        try:
-            validate_job_variables(
-                base_job_template=pool.base_job_template,
-                deployment_job_variables=job_variables,
-                request_job_variables=None,
-                resolve_block=self._block_data,
-                ignore_required=True,
-            )
-        except JobVariablesInvalid as exc:
-            msg = f"Error creating deployment: {exc.message}"
-            raise InvalidEntity(msg, entity="deployment") from None
-        except (InvalidJobVariablesSchema, CircularSchemaRef) as exc:
-            raise InvalidEntity(exc.message, entity="deployment") from None
+        self._check_job_variables(
+            pool.base_job_template,
+            job_variables,
+            entity="deployment",
+            prefix="Error creating deployment: ",
+        )
 
     def _pool_named(self, name: str) -> WorkPool:
         pool = self.repository.get_work_pool_by_name(name)

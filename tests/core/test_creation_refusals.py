@@ -306,21 +306,10 @@ def test_enforcement_checks_defaults_only_when_asked(repo: Repository) -> None:
     flow = seed.flow("f")
     lax = seed.deployment(flow, "lax", parameters={"x": 1}, parameter_openapi_schema=SCHEMA)
     assert lax.enforce_parameter_schema  # the default, not asked for: nothing is checked
-    seed.deployment(
-        flow,
-        "off",
-        parameters={"x": 1},
-        parameter_openapi_schema=SCHEMA,
-        enforce_parameter_schema=False,
-    )
+    given: dict[str, Any] = {"parameters": {"x": 1}, "parameter_openapi_schema": SCHEMA}
+    seed.deployment(flow, "off", **given, enforce_parameter_schema=False)
     with pytest.raises(InvalidEntity, match="Failure reason: 1 is not of type 'string'"):
-        seed.deployment(
-            flow,
-            "on",
-            parameters={"x": 1},
-            parameter_openapi_schema=SCHEMA,
-            enforce_parameter_schema=True,
-        )
+        seed.deployment(flow, "on", **given, enforce_parameter_schema=True)
     assert repo.list_deployments(name="on", flow_id=flow.id) == []
 
 
