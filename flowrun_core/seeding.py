@@ -20,6 +20,7 @@ Every method writes inside one unit of work and returns the stored value.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, Final, TypedDict, Unpack
 from uuid import UUID
 
@@ -63,6 +64,7 @@ from flowrun_core.ports import (
     NameFactory,
     Repository,
 )
+from flowrun_core.rules.booleans import NotABoolean, lax_bool
 from flowrun_core.rules.creation import (
     check_block_document_name,
     check_deployment_name,
@@ -100,8 +102,8 @@ class DeploymentFields(TypedDict, total=False):
     The default a new deployment takes for a field not given is in brackets.
     """
 
-    parameters: Mapping[str, JSON] | None
-    """Default parameter values [``{}``]."""
+    parameters: Mapping[str, JSON]
+    """Default parameter values [``{}``]; ``None`` is refused, as Prefect refuses ``null``."""
     tags: Iterable[str]
     """Stored as given, duplicates included [none]."""
     labels: Mapping[str, LabelValue] | None
@@ -122,13 +124,15 @@ class DeploymentFields(TypedDict, total=False):
     work_queue_name: str | None
     """Resolved as Prefect does: in the pool, or with no pool in ``default-agent-pool``
     (see :meth:`Seeder.deployment`) [the pool's ``default`` queue, or none]."""
-    job_variables: Mapping[str, JSON] | None
-    """[``{}``]"""
+    job_variables: Mapping[str, JSON]
+    """[``{}``]; ``None`` is refused, as Prefect refuses ``null``."""
     paused: bool
     """[``False``]"""
     infrastructure_document_id: UUID | None
     """[``None``]"""
 
+
+_NO_PARAMETERS: Final[Mapping[str, JSON]] = MappingProxyType({})
 
 _PLAIN_DEFAULTS: Final[dict[str, Any]] = {
     "enforce_parameter_schema": True,
@@ -144,10 +148,35 @@ def _check_deployment_types(fields: DeploymentFields) -> None:
     """Refuse deployment fields of a type Prefect's ``DeploymentCreate`` refuses."""
     for key in ("parameters", "parameter_openapi_schema", "job_variables"):
         check_object("deployment", key, fields.get(key))
+    for key in ("parameters", "job_variables"):
+        if key in fields and fields[key] is None:  # type: ignore[literal-required]
+            raise InvalidEntity(
+                f"deployment {key} must be an object, not null", entity="deployment"
+            )
     for key in ("version", "description", "work_pool_name", "work_queue_name"):
         check_text("deployment", key, fields.get(key))
-    check_tags("deployment", fields.get("tags", ()))
+    tags = fields.get("tags", ())
+    if isinstance(tags, str):
+        raise InvalidEntity(
+            "deployment tags must be a list of strings, not str", entity="deployment"
+        )
+    check_tags("deployment", tags)
     check_labels("deployment", fields.get("labels"))
+    for key in _FLAGS:
+        if key in fields:
+            _flag(fields[key])  # type: ignore[literal-required]
+
+
+_FLAGS: Final = ("enforce_parameter_schema", "paused")
+"""Deployment fields Prefect reads as lax booleans (``"no"``, ``0`` and ``"yes"`` included)."""
+
+
+def _flag(value: object) -> bool:
+    try:
+        return lax_bool(value)
+    except NotABoolean:
+        msg = f"deployment flag {value!r} is not a boolean"
+        raise InvalidEntity(msg, entity="deployment") from None
 
 
 def _stored_schema(fields: DeploymentFields) -> dict[str, JSON] | None:
@@ -268,12 +297,26 @@ class Seeder:
                 WorkQueue(id=default_queue_id, name=DEFAULT_QUEUE, work_pool_id=pool.id, priority=1)
             )
             for queue_name in work_queues:
-                check_name("work queue", queue_name)
-                if self.repository.get_work_queue_by_name(pool.id, queue_name) is not None:
-                    msg = f"A work queue named {queue_name!r} already exists in work pool {name!r}."
-                    raise DuplicateEntity(msg, entity="work queue")
-                self.work_queue(name, queue_name)
+                self.create_work_queue(name, queue_name)
         return pool
+
+    def create_work_queue(self, pool_name: str, name: str) -> WorkQueue:
+        """Add a queue to a pool at its lowest free priority, as ``POST /work_pools/{name}/queues``.
+
+        Unlike :meth:`work_queue`, a queue of that name (``default`` included) is refused.
+
+        Raises:
+            InvalidEntity: the name is empty or holds one of ``/ % & > <``.
+            WorkPoolNotFound: no pool has this name.
+            DuplicateEntity: the pool has a queue of this name.
+        """
+        check_name("work queue", name)
+        with self.repository.transaction():
+            pool = self._pool_named(pool_name)
+            if self.repository.get_work_queue_by_name(pool.id, name) is not None:
+                msg = f"A work queue named {name!r} already exists in work pool {pool_name!r}."
+                raise DuplicateEntity(msg, entity="work queue")
+            return self.work_queue(pool_name, name)
 
     def _check_job_variables(
         self,
@@ -346,15 +389,24 @@ class Seeder:
         return variable
 
     def infrastructure_document(
-        self, name: str = "", data: Mapping[str, JSON] | None = None
+        self,
+        name: str = "",
+        data: Mapping[str, JSON] | None = None,
+        *,
+        is_anonymous: bool = False,
     ) -> InfrastructureDocument:
         """Register a block document (the target of ``infrastructure_document_id``).
 
-        An empty name makes an anonymous document.
+        As Prefect's ``POST /block_documents/``: a document needs a name unless it is
+        anonymous.
 
         Raises:
-            InvalidEntity: the name holds anything but lowercase letters, digits and ``-``.
+            InvalidEntity: the name is empty and the document is not anonymous, or holds
+                anything but lowercase letters, digits and ``-``.
         """
+        if not name and not is_anonymous:
+            msg = "Names must be provided for block documents."
+            raise InvalidEntity(msg, entity="block document")
         check_block_document_name(name)
         document = InfrastructureDocument(id=self.new_id(), name=name, data=dict(data or {}))
         self.repository.add_infrastructure_document(document)
@@ -400,7 +452,7 @@ class Seeder:
             self._check_deployment_pool(fields)
             found = self.repository.list_deployments(name=name, flow_id=flow.id)
             if not found:
-                values = self._deployment_values(flow, fields, new=True)
+                values = self._deployment_values(flow, fields)
                 deployment = Deployment(id=self.new_id(), flow_id=flow.id, name=name, **values)
                 self.repository.add_deployment(deployment)
                 return deployment
@@ -411,33 +463,39 @@ class Seeder:
                     "does (DeploymentUpdates)"
                 )
                 raise TypeError(msg)
-            values = self._deployment_values(flow, fields, new=False)
+            values = self._deployment_values(flow, fields, found[0])
             deployment = attrs.evolve(found[0], **values)
             self.repository.replace_deployment(deployment)
             return deployment
 
     def _deployment_values(
-        self, flow: Flow, fields: DeploymentFields, *, new: bool
+        self, flow: Flow, fields: DeploymentFields, existing: Deployment | None = None
     ) -> dict[str, Any]:
-        """The stored values the given ``fields`` set (all of them for a ``new`` deployment)."""
+        """The stored values the given ``fields`` set (all of them for a new deployment)."""
+        new = existing is None
         values: dict[str, Any] = {
             "parameters": dict(fields.get("parameters") or {}),
             "labels": deployment_labels(
                 flow_labels=flow.labels, flow_id=flow.id, own_labels=fields.get("labels")
             ),
         }
-        if new or "work_pool_name" in fields or "work_queue_name" in fields:
-            queue = self._deployment_queue(
-                fields.get("work_pool_name"), fields.get("work_queue_name")
-            )
-            values["work_queue_name"] = None if queue is None else queue.name
+        pool_name, queue_name = fields.get("work_pool_name"), fields.get("work_queue_name")
+        if new or pool_name or queue_name:
+            # Prefect binds a queue only for a non-empty pool or queue name; with neither,
+            # the queue name is kept as given ("" stays "").
+            queue = self._deployment_queue(pool_name, queue_name)
+            values["work_queue_name"] = queue_name if queue is None else queue.name
             values["work_queue_id"] = None if queue is None else queue.id
             values["work_pool_name"] = None if queue is None else self._pool_name(queue)
+        elif "work_queue_name" in fields and (existing is None or existing.work_queue_id is None):
+            # An empty name on an update keeps a bound queue; it replaces an unbound name.
+            values["work_queue_name"] = queue_name
         if new or "parameter_openapi_schema" in fields or "has_parameter_schema" in fields:
             values["parameter_openapi_schema"] = _stored_schema(fields)
         for key, default in _PLAIN_DEFAULTS.items():
             if new or key in fields:
-                values[key] = fields.get(key, default)
+                value = fields.get(key, default)
+                values[key] = _flag(value) if key in _FLAGS else value
         if new or "tags" in fields:
             values["tags"] = tuple(fields.get("tags", ()))
         if new or "job_variables" in fields:
@@ -503,7 +561,7 @@ class Seeder:
         flow: Flow | None = None,
         deployment: Deployment | None = None,
         name: str | None = None,
-        parameters: Mapping[str, JSON] | None = None,
+        parameters: Mapping[str, JSON] = _NO_PARAMETERS,
         tags: Iterable[str] = (),
         idempotency_key: str | None = None,
         state_type: StateType | None = None,
@@ -534,10 +592,17 @@ class Seeder:
         if name:  # Prefect names a run whose name is falsy (even ``false``), as here
             check_text("flow run", "name", name)
         check_text("flow run", "idempotency_key", idempotency_key)
+        given: object = parameters  # an untyped caller's null: Prefect's route refuses it
+        if given is None:
+            msg = "flow run parameters must be an object, not null"
+            raise InvalidEntity(msg, entity="flow run")
         check_object("flow run", "parameters", parameters)
         tags = check_tags("flow run", tags)
         check_labels("flow run", labels)
         if deployment is not None:
+            # As Prefect's route, which takes an id: the deployment as stored now (a later
+            # registration under its flow and name may have updated it).
+            deployment = self.repository.get_deployment(deployment.id) or deployment
             flow_id = deployment.flow_id
             run_labels_ = run_labels(
                 deployment_labels=deployment.labels,
@@ -569,7 +634,7 @@ class Seeder:
             deployment_id=None if deployment is None else deployment.id,
             # A field of the client's body there, not copied from the deployment.
             deployment_version=None,
-            parameters=dict(parameters or {}),
+            parameters=dict(parameters),
             idempotency_key=idempotency_key,
             empirical_policy=FlowRunPolicy(),
             tags=tuple(tags),  # as given: Prefect keeps order and repeats

@@ -17,6 +17,7 @@ from uuid import UUID
 import attrs
 
 from flowrun_core.json_types import JSON
+from flowrun_core.rules.booleans import NotABoolean, lax_bool
 
 __all__ = [
     "Problem",
@@ -85,35 +86,18 @@ def parse_str(value: object) -> str:
     fail("string_type", "Input should be a valid string", value)
 
 
-_TRUE_WORDS: Final = frozenset({"1", "on", "t", "true", "y", "yes"})
-_FALSE_WORDS: Final = frozenset({"0", "off", "f", "false", "n", "no"})
-_I64_MIN: Final = -(2**63)
-_I64_MAX: Final = 2**63 - 1
-_BOOL_PARSING: Final = "Input should be a valid boolean, unable to interpret input"
+_BOOL_MESSAGES: Final = {
+    "bool_parsing": "Input should be a valid boolean, unable to interpret input",
+    "bool_type": "Input should be a valid boolean",
+}
 
 
 def parse_bool(value: object) -> bool:
     """A lax boolean: ``0``/``1``, and the words pydantic knows, in any ASCII case."""
-    if value is True or value is False:
-        return value
-    if type(value) is int:
-        if value in {0, 1}:
-            return value == 1
-        if _I64_MIN <= value <= _I64_MAX:
-            fail("bool_parsing", _BOOL_PARSING, value)
-    elif type(value) is float:
-        if value in {0.0, 1.0}:
-            return value == 1.0
-        if math.isfinite(value) and value.is_integer() and -(2.0**63) < value < 2.0**63:
-            fail("bool_parsing", _BOOL_PARSING, value)
-    elif type(value) is str:
-        word = value.lower() if value.isascii() else value
-        if word in _TRUE_WORDS:
-            return True
-        if word in _FALSE_WORDS:
-            return False
-        fail("bool_parsing", _BOOL_PARSING, value)
-    fail("bool_type", "Input should be a valid boolean", value)
+    try:
+        return lax_bool(value)
+    except NotABoolean as exc:
+        fail(exc.kind, _BOOL_MESSAGES[exc.kind], value)
 
 
 _INT_TEXT: Final = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?")

@@ -55,6 +55,9 @@ def _deployment_json(dep: Deployment) -> dict[str, JSON]:
     }
 
 
+TASK_KEY_DEFAULT = "oracle-test-task-key"
+"""The task key of a setup task run that names none: the oracle's (README §1.1, "a fixed test key")."""
+
 _DEPLOYMENT_KEYS = (
     "parameters",
     "tags",
@@ -114,10 +117,13 @@ class _Setup:
                 pool["name"],
                 type=pool.get("type", "process"),
                 base_job_template=pool.get("base_job_template", {}),
-                work_queues=pool.get("work_queues", []),
             )
             self.pool_names.append(pool["name"])
             self.ids["work_pool"][pool["name"]] = str(created_pool.id)
+            # One call per queue, as the oracle's POSTs: a refused queue leaves the pool and
+            # the queues before it.
+            for queue_name in pool.get("work_queues", []):
+                self.seed.create_work_queue(pool["name"], queue_name)
         for var in setup.get("variables", []):
             created_var = self.seed.variable(
                 var["name"], var.get("value"), tags=var.get("tags", [])
@@ -171,7 +177,7 @@ class _Setup:
             created_task = self.seed.task_run(
                 flow_run=self.runs[task["flow_run"]] if "flow_run" in task else None,
                 name=task.get("name", ref),
-                task_key=task.get("task_key", "task"),
+                task_key=task.get("task_key", TASK_KEY_DEFAULT),
                 dynamic_key=task.get("dynamic_key", "0"),
             )
             self.ids["task_run"][ref] = str(created_task.id)

@@ -385,3 +385,126 @@ def test_values_of_a_type_prefect_refuses_are_refused(repo: Repository) -> None:
     assert repo.list_deployments(name="d", flow_id=flow.id) == []
     assert repo.count_flow_runs() == 0
     assert repo.get_work_pool_by_name("p") is None
+
+
+# -- found by random setups (audit batch 19a) ----------------------------------------------
+
+
+def test_an_empty_queue_name_without_a_pool_is_stored_as_given(repo: Repository) -> None:
+    seed = Seeder(repo)
+    deployment = seed.deployment(seed.flow("f"), "d", work_queue_name="")
+    assert (deployment.work_queue_name, deployment.work_queue_id) == ("", None)
+    assert seed.deployment(seed.flow("f"), "e").work_queue_name is None
+
+
+@pytest.mark.parametrize(
+    "second",
+    [{"work_pool_name": None}, {"work_queue_name": None}, {"work_queue_name": ""}],
+)
+def test_an_update_with_an_empty_pool_or_queue_keeps_the_bound_queue(
+    repo: Repository, second: dict[str, Any]
+) -> None:
+    seed = Seeder(repo)
+    flow = seed.flow("f")
+    seed.work_pool("p", work_queues=["q1"])
+    first = seed.deployment(flow, "d", work_pool_name="p", work_queue_name="q1")
+    updated = seed.deployment(flow, "d", **second)
+    assert (updated.work_pool_name, updated.work_queue_name, updated.work_queue_id) == (
+        "p",
+        "q1",
+        first.work_queue_id,
+    )
+
+
+def test_an_update_replaces_an_unbound_queue_name(repo: Repository) -> None:
+    seed = Seeder(repo)
+    flow = seed.flow("f")
+    seed.deployment(flow, "d", work_queue_name="")
+    assert seed.deployment(flow, "d", work_queue_name=None).work_queue_name is None
+
+
+def test_a_setup_run_reads_its_deployment_as_stored_now(repo: Repository) -> None:
+    seed = Seeder(repo)
+    flow = seed.flow("f")
+    first = seed.deployment(flow, "d", labels={"a": "1"})
+    seed.deployment(flow, "d", labels={"b": "2"})
+    run = seed.flow_run(deployment=first)
+    assert run.labels.get("b") == "2"
+    assert "a" not in run.labels
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [(1, True), (0, False), ("yes", True), ("no", False), ("TRUE", True), ("off", False)],
+)
+def test_deployment_flags_are_read_as_prefect_reads_booleans(
+    repo: Repository, given: Any, stored: bool
+) -> None:
+    seed = Seeder(repo)
+    deployment = seed.deployment(seed.flow("f"), "d", paused=given, enforce_parameter_schema=given)
+    assert deployment.paused is stored
+    assert deployment.enforce_parameter_schema is stored
+
+
+def test_a_flag_is_checked_by_its_truth_but_stored_as_read(repo: Repository) -> None:
+    # Prefect checks the defaults when the raw value is truthy ("no" is), then stores false.
+    seed = Seeder(repo)
+    schema = {"properties": {"x": {"type": "integer"}}}
+    flow = seed.flow("f")
+    with pytest.raises(InvalidEntity, match="is not of type 'integer'"):
+        seed.deployment(
+            flow,
+            "d",
+            parameters={"x": "s"},
+            parameter_openapi_schema=schema,
+            enforce_parameter_schema="no",  # type: ignore[typeddict-item]
+        )
+    stored = seed.deployment(flow, "d", enforce_parameter_schema="no")  # type: ignore[typeddict-item]
+    assert stored.enforce_parameter_schema is False
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"parameters": None}, "deployment parameters must be an object, not null"),
+        ({"job_variables": None}, "deployment job_variables must be an object, not null"),
+        ({"paused": None}, "deployment flag None is not a boolean"),
+        ({"enforce_parameter_schema": "maybe"}, "deployment flag 'maybe' is not a boolean"),
+        ({"tags": "ab"}, "deployment tags must be a list of strings, not str"),
+    ],
+)
+def test_nulls_and_strings_prefect_refuses_are_refused(
+    repo: Repository, fields: dict[str, Any], message: str
+) -> None:
+    seed = Seeder(repo)
+    flow = seed.flow("f")
+    with pytest.raises(InvalidEntity, match=message):
+        seed.deployment(flow, "d", **fields)
+    assert repo.list_deployments(name="d", flow_id=flow.id) == []
+
+
+def test_a_setup_run_with_null_parameters_is_refused(repo: Repository) -> None:
+    seed = Seeder(repo)
+    with pytest.raises(InvalidEntity, match="flow run parameters must be an object, not null"):
+        seed.flow_run(flow=seed.flow("f"), parameters=None)  # type: ignore[arg-type]
+    assert repo.count_flow_runs() == 0
+
+
+def test_a_block_document_needs_a_name_unless_it_is_anonymous(repo: Repository) -> None:
+    seed = Seeder(repo)
+    with pytest.raises(InvalidEntity, match=r"^Names must be provided for block documents\.$"):
+        seed.infrastructure_document("")
+    assert seed.infrastructure_document("", is_anonymous=True).name == ""
+
+
+def test_create_work_queue_refuses_what_work_queue_returns(repo: Repository) -> None:
+    seed = Seeder(repo)
+    seed.work_pool("p")
+    queue = seed.create_work_queue("p", "q")
+    assert queue.priority == 2
+    assert seed.work_queue("p", "q") == queue  # get or create
+    for name in ("q", "default"):
+        with pytest.raises(DuplicateEntity, match=f"A work queue named '{name}' already exists"):
+            seed.create_work_queue("p", name)
+    with pytest.raises(WorkPoolNotFound):
+        seed.create_work_queue("nope", "q")

@@ -335,7 +335,7 @@ def register_deployment(seeder: Seeder, data: dict[str, JSON], where: str) -> Re
         raise CliError(f"Deployment {flow.name}/{name} is already registered.", ExitCode.CONFLICT)
     no_schema = fields.has("parameter_openapi_schema") and data["parameter_openapi_schema"] is None
     given: DeploymentFields = {
-        "parameters": fields.obj("parameters"),
+        "parameters": fields.obj("parameters") or {},
         "tags": fields.texts("tags"),
         "labels": fields.labels(),
         "parameter_openapi_schema": fields.obj("parameter_openapi_schema"),
@@ -344,7 +344,7 @@ def register_deployment(seeder: Seeder, data: dict[str, JSON], where: str) -> Re
         "description": fields.text("description"),
         "work_pool_name": pool_name,
         "work_queue_name": queue_name,
-        "job_variables": job_variables,
+        "job_variables": job_variables or {},
         "paused": fields.flag("paused", default=False),
     }
     if fields.has("enforce_parameter_schema"):
