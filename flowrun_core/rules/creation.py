@@ -284,8 +284,11 @@ def check_tags(entity: str, tags: Iterable[object]) -> tuple[str, ...]:
     """The tags as a tuple, each a string as Prefect's ``list[str]`` requires.
 
     Raises:
-        InvalidEntity: a tag is not a string.
+        InvalidEntity: the tags are one string (not a list of them), or a tag is not a
+            string.
     """
+    if isinstance(tags, str):
+        raise InvalidEntity(f"{entity} tags must be a list of strings, not str", entity=entity)
     kept = tuple(tags)
     for tag in kept:
         if not isinstance(tag, str):

@@ -364,6 +364,8 @@ def test_values_of_a_type_prefect_refuses_are_refused(repo: Repository) -> None:
         seed.work_pool("p", type=bad[0])
     with pytest.raises(InvalidEntity, match="variable tags must be strings"):
         seed.variable("v", 1, tags=bad)
+    with pytest.raises(InvalidEntity, match="flow tags must be a list of strings, not str"):
+        seed.flow("f", tags="ab")
     flow = seed.flow("f")
     for fields, message in (
         ({"tags": bad}, "deployment tags must be strings"),
