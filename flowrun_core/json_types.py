@@ -12,13 +12,25 @@ JSON: TypeAlias = "bool | int | float | str | list[JSON] | dict[str, JSON] | Non
 def copy_json(value: JSON) -> JSON:
     """Return a deep copy of a JSON tree (dicts and lists are copied, scalars shared).
 
-    Recursive (fast) for ordinary trees; a tree too deep for the interpreter's stack is
-    copied iteratively instead, so no depth makes it raise ``RecursionError``.
+    Recursive (fast) for trees up to :data:`RECURSIVE_LEVELS` deep; a deeper tree is copied
+    iteratively instead, so no depth makes it raise ``RecursionError``.
     """
     try:
-        return _copy_recursive(value)
-    except RecursionError:
+        return _copy_recursive(value, RECURSIVE_LEVELS)
+    except (TooDeepForRecursion, RecursionError):
         return _copy_iterative(value)
+
+
+RECURSIVE_LEVELS: Final = 100
+"""How many levels a recursive (fast) walk of a JSON tree takes before it hands the tree to
+an iterative one. A recursive walk must stop well short of the interpreter's recursion limit,
+not run into it: a garbage collection triggered at the bottom of a stack already at the
+limit runs the finalizers of unrelated objects there, which then fail for want of stack and
+are reported to ``sys.unraisablehook``."""
+
+
+class TooDeepForRecursion(Exception):
+    """Raised by a recursive walk at :data:`RECURSIVE_LEVELS`: the iterative walk takes over."""
 
 
 TWO_TO_THE_63: Final = 2.0**63
@@ -28,11 +40,19 @@ SCALAR_TYPES: Final = frozenset({str, int, float, bool, type(None)})
 """The exact types of JSON's scalars: a child of one of them is shared without a call."""
 
 
-def _copy_recursive(value: JSON) -> JSON:
+def _copy_recursive(value: JSON, room: int) -> JSON:
     if isinstance(value, dict):
-        return {k: v if type(v) in SCALAR_TYPES else _copy_recursive(v) for k, v in value.items()}
+        if not room:
+            raise TooDeepForRecursion
+        room -= 1
+        return {
+            k: v if type(v) in SCALAR_TYPES else _copy_recursive(v, room) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [v if type(v) in SCALAR_TYPES else _copy_recursive(v) for v in value]
+        if not room:
+            raise TooDeepForRecursion
+        room -= 1
+        return [v if type(v) in SCALAR_TYPES else _copy_recursive(v, room) for v in value]
     return value
 
 

@@ -25,6 +25,7 @@ from referencing import Registry
 
 from flowrun_core.errors import InvalidEntity, ReservedName
 from flowrun_core.json_types import JSON
+from flowrun_core.rules.stack_depth import collector_paused
 
 __all__ = [
     "NAME_PATTERN",
@@ -250,10 +251,11 @@ def check_enforced_parameters(
     if schema is None:
         return
     try:
-        stripped: dict[str, Any] = {
-            key: _without_required(value) for key, value in schema.items() if key != "required"
-        }
-        jsonschema.validate(parameters, stripped, registry=Registry())
+        with collector_paused():  # a deep or self-referencing schema recurses to the limit
+            stripped: dict[str, Any] = {
+                key: _without_required(value) for key, value in schema.items() if key != "required"
+            }
+            jsonschema.validate(parameters, stripped, registry=Registry())
     except jsonschema.ValidationError as exc:
         where = "" if exc.json_path == "$" else f" for field {exc.json_path.replace('$.', '')!r}"
         msg = f"Validation failed{where}. Failure reason: {exc.message}"

@@ -43,6 +43,7 @@ from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
 from flowrun_core.errors import HydrationFailed
+from flowrun_core.rules.stack_depth import collector_paused
 
 __all__ = [
     "MAX_CALL_DEPTH",
@@ -113,7 +114,8 @@ def _check_loop_limits(ast: nodes.Template) -> None:
 def parse_template(source: str) -> nodes.Template:
     """Parse ``source`` and check Prefect's loop limits; ``HydrationFailed`` if refused."""
     try:
-        ast = _environment().parse(source)
+        with collector_paused():
+            ast = _environment().parse(source)
     except jinja2.TemplateSyntaxError as exc:
         raise HydrationFailed(f"Invalid jinja: {exc}") from None
     _check_loop_limits(ast)
@@ -130,9 +132,11 @@ def render_template(ast: nodes.Template) -> str:
     env = _environment()
     token = _BUDGET.set(_Budget())
     try:
-        _Instrument().visit(ast)
-        ast.set_environment(env)
-        return _collect(env.from_string(ast).generate())
+        # Calls may nest up to the recursion limit, where Prefect's render stops too.
+        with collector_paused():
+            _Instrument().visit(ast)
+            ast.set_environment(env)
+            return _collect(env.from_string(ast).generate())
     except _LimitExceeded as exc:
         raise HydrationFailed(
             f"Invalid jinja: the template exceeds a resource limit: {exc}."

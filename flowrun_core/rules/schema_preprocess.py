@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from flowrun_core.errors import CircularSchemaRef, InvalidParameterSchema
-from flowrun_core.json_types import JSON
+from flowrun_core.json_types import JSON, RECURSIVE_LEVELS, TooDeepForRecursion
 
 __all__ = [
     "INVALID_SCHEMA_PREFIX",
@@ -174,16 +174,20 @@ def depth_exceeds(value: object, limit: int) -> bool:
 def plain_copy(value: object) -> JSON:
     """Deep-copy a JSON tree into plain ``dict``s and ``list``s (any depth)."""
     try:
-        return _plain_copy_recursive(value)
-    except RecursionError:
+        return _plain_copy_recursive(value, RECURSIVE_LEVELS)
+    except (TooDeepForRecursion, RecursionError):
         return _plain_copy_iterative(value)
 
 
-def _plain_copy_recursive(value: object) -> JSON:
+def _plain_copy_recursive(value: object, room: int) -> JSON:
     if isinstance(value, Mapping):
-        return {str(k): _plain_copy_recursive(v) for k, v in value.items()}
+        if not room:
+            raise TooDeepForRecursion
+        return {str(k): _plain_copy_recursive(v, room - 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain_copy_recursive(v) for v in value]
+        if not room:
+            raise TooDeepForRecursion
+        return [_plain_copy_recursive(v, room - 1) for v in value]
     return value  # type: ignore[return-value]
 
 

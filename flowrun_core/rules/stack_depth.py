@@ -24,6 +24,7 @@ import gc
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import FrameType
 from typing import Final, TypeVar
 
@@ -32,6 +33,7 @@ __all__ = [
     "PREFECT_VALIDATE_DEPTH",
     "call_as_if_at_depth",
     "call_at_depth",
+    "collector_paused",
     "frames_below",
 ]
 
@@ -92,6 +94,16 @@ class _CollectorPause:
 
 
 _PAUSE: Final = _CollectorPause()
+
+
+def collector_paused() -> AbstractContextManager[None]:
+    """A context that pauses the cyclic garbage collector (see the module's text).
+
+    For a recursion that may run into the recursion limit on purpose (as Prefect's does),
+    where a collection at the bottom would run unrelated finalizers without stack. Nests,
+    and is shared across threads: the collector resumes when the last such context exits.
+    """
+    return _PAUSE
 
 
 def call_at_depth(depth: int, call: Callable[[], _T]) -> _T:

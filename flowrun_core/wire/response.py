@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Final
 from uuid import UUID
 
-from flowrun_core.json_types import JSON, map_json
+from flowrun_core.json_types import JSON, RECURSIVE_LEVELS, TooDeepForRecursion, map_json
 from flowrun_core.models import CreatedBy, FlowRun, FlowRunPolicy, State, StateDetails
 
 __all__ = ["as_read_back", "encode_datetime", "encode_flow_run", "encode_json", "finite_json"]
@@ -49,12 +49,12 @@ def finite_json(value: JSON) -> JSON:
     """A deep copy of ``value`` with ``NaN`` and infinities replaced by ``null``.
 
     pydantic serializes non-finite floats as ``null`` in Prefect's responses. Recursive (fast)
-    for ordinary trees; a tree too deep for the interpreter's stack is copied iteratively, so
-    any depth works.
+    for trees up to :data:`~flowrun_core.json_types.RECURSIVE_LEVELS` deep; a deeper tree is
+    copied iteratively, so any depth works.
     """
     try:
-        return _finite_recursive(value)
-    except RecursionError:
+        return _finite_recursive(value, RECURSIVE_LEVELS)
+    except (TooDeepForRecursion, RecursionError):
         return map_json(value, _finite_scalar)
 
 
@@ -62,11 +62,19 @@ _KEPT_AS_IS: Final = frozenset({str, int, bool, type(None)})
 """Exact scalar types a copy shares without a look (a float may be non-finite)."""
 
 
-def _finite_recursive(value: JSON) -> JSON:
+def _finite_recursive(value: JSON, room: int) -> JSON:
     if isinstance(value, dict):
-        return {k: v if type(v) in _KEPT_AS_IS else _finite_recursive(v) for k, v in value.items()}
+        if not room:
+            raise TooDeepForRecursion
+        room -= 1
+        return {
+            k: v if type(v) in _KEPT_AS_IS else _finite_recursive(v, room) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [v if type(v) in _KEPT_AS_IS else _finite_recursive(v) for v in value]
+        if not room:
+            raise TooDeepForRecursion
+        room -= 1
+        return [v if type(v) in _KEPT_AS_IS else _finite_recursive(v, room) for v in value]
     return _finite_scalar(value)
 
 
