@@ -17,6 +17,7 @@ The docstrings of the tests below are the human specification of the port.
 
 from __future__ import annotations
 
+import inspect
 import threading
 import uuid
 from collections.abc import Iterator
@@ -193,6 +194,26 @@ class RepositoryContract(Generic[R]):
         """A fresh repository for one test."""
         with self.make_repository() as repository:
             yield repository
+
+    # -- running the kit outside pytest ---------------------------------------------------
+
+    def contract_test_names(self) -> list[str]:
+        """The names of every test of the kit, as this class runs them."""
+        return [n for n, _ in inspect.getmembers(self, inspect.ismethod) if n.startswith("test_")]
+
+    def run_contract_test(self, name: str) -> None:
+        """Run one test of the kit by name, on a fresh repository when it takes one.
+
+        For harnesses that do not collect tests with pytest. A test of an optional
+        capability the adapter lacks raises pytest's skip exception; any other failure
+        raises as it would under pytest.
+        """
+        method = getattr(self, name)
+        if "repo" in inspect.signature(method).parameters:
+            with self.make_repository() as repository:
+                method(repository)
+        else:
+            method()
 
     # -- missing is None ------------------------------------------------------------------
 

@@ -101,27 +101,19 @@ def _contract_failures(adapter: type[InMemoryRepository]) -> list[str]:
             return len(repo._runs)
 
     contract = Contract()
-    tests = [
-        (name, method)
-        for name, method in inspect.getmembers(contract, inspect.ismethod)
-        if name.startswith("test_")
-    ]
+    names = contract.contract_test_names()
     # Example tests first; property tests (slow to shrink) only if none of those caught it.
-    examples = [t for t in tests if "repo" in inspect.signature(t[1]).parameters]
-    properties = [t for t in tests if t not in examples]
+    examples = [n for n in names if "repo" in inspect.signature(getattr(contract, n)).parameters]
+    properties = [n for n in names if n not in examples]
     failures = _run(contract, examples)
     return failures or _run(contract, properties)
 
 
-def _run(contract: RepositoryContract[Any], tests: list[tuple[str, Any]]) -> list[str]:
+def _run(contract: RepositoryContract[Any], names: list[str]) -> list[str]:
     failures = []
-    for name, method in tests:
+    for name in names:
         try:
-            if "repo" in inspect.signature(method).parameters:
-                with contract.make_repository() as repo:
-                    method(repo)
-            else:
-                method()
+            contract.run_contract_test(name)
         except BaseException:
             failures.append(name)
     return failures
