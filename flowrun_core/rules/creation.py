@@ -25,6 +25,7 @@ from referencing import Registry
 
 from flowrun_core.errors import InvalidEntity, ReservedName
 from flowrun_core.json_types import JSON
+from flowrun_core.rules.schema_preprocess import crash_reason
 from flowrun_core.rules.stack_depth import collector_paused
 
 __all__ = [
@@ -268,10 +269,16 @@ def check_enforced_parameters(
     except RecursionError:  # Prefect: 500
         msg = "Unable to validate the parameters: the schema's references never end."
         raise InvalidEntity(msg, entity="deployment") from None
+    except Exception as exc:  # noqa: BLE001 - any other crash of jsonschema (Prefect: 500)
+        msg = f"Unable to validate the parameters ({crash_reason(exc)})."
+        raise InvalidEntity(msg, entity="deployment") from None
     try:
         Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
         raise InvalidEntity(_schema_message(exc), entity="deployment") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. re.compile's OverflowError (Prefect: 500)
+        msg = f"The provided schema cannot be checked ({crash_reason(exc)})."
+        raise InvalidEntity(msg, entity="deployment") from None
 
 
 def _schema_message(exc: jsonschema.SchemaError) -> str:

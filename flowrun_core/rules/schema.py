@@ -74,6 +74,7 @@ from flowrun_core.rules.fast_schema import compile_fast_check
 from flowrun_core.rules.schema_preprocess import (
     INVALID_SCHEMA_PREFIX,
     MAX_SCHEMA_DEPTH,
+    crash_reason,
     depth_exceeds,
     json_pointer,
     plain_copy,
@@ -448,6 +449,8 @@ def _check_schema(schema: JSON) -> str | None:
         return exc.message
     except RecursionError:
         raise CircularSchemaRef from None
+    except Exception as exc:  # noqa: BLE001 - e.g. re.compile's OverflowError (Prefect: 500)
+        return f"the meta-schema check failed ({crash_reason(exc)})"
     return None
 
 
@@ -534,6 +537,11 @@ def _run(
     Raises:
         CircularSchemaRef: A ``$ref`` cycle was followed, or the stack ran out.
         referencing.exceptions.Unresolvable: Validation reached a ``$ref`` it cannot resolve.
+        UncheckableFormat: A format checker of Prefect's environment would crash.
+        InvalidParameterSchema: jsonschema (or ``re``, or ``referencing``) raised an
+            ordinary exception while applying the schema, where Prefect answers 500: float
+            arithmetic of ``multipleOf`` on a number it cannot convert, a base URI that
+            does not parse, a malformed subschema that only a ``$ref`` reaches.
     """
     collect = partial(_collect_errors, validator, instance)
     try:
@@ -543,6 +551,11 @@ def _run(
     except RecursionError:
         _CACHE.discard(key)
         raise CircularSchemaRef from None
+    except (referencing.exceptions.Unresolvable, UncheckableFormat):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any other crash of the validator (Prefect: 500)
+        msg = f"{INVALID_SCHEMA_PREFIX}the parameters cannot be checked against it"
+        raise InvalidParameterSchema(f"{msg} ({crash_reason(exc)})") from None
 
 
 def _collect_errors(validator: Any, instance: object) -> list[Any]:

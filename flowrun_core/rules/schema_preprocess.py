@@ -18,6 +18,7 @@ from flowrun_core.json_types import JSON, RECURSIVE_LEVELS, TooDeepForRecursion
 __all__ = [
     "INVALID_SCHEMA_PREFIX",
     "MAX_SCHEMA_DEPTH",
+    "crash_reason",
     "depth_exceeds",
     "json_pointer",
     "plain_copy",
@@ -28,6 +29,13 @@ __all__ = [
 
 INVALID_SCHEMA_PREFIX: Final = "Invalid schema: "
 """Every :class:`InvalidParameterSchema` message starts with this text."""
+
+
+def crash_reason(exc: BaseException) -> str:
+    """``"TypeName: first line of the message"``: a library's unexpected error, in one line."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
 
 MAX_SCHEMA_DEPTH: Final = 400
 """Deepest nesting of objects and arrays in a schema that is worked on (the root is level 1).

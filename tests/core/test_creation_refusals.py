@@ -279,6 +279,22 @@ SCHEMA = {"type": "object", "properties": {"x": {"type": "string"}}, "required":
         ({}, {"type": "nope"}, "^The provided schema is not a valid json schema. Schema error:"),
         ({"x": 1}, {"properties": {"x": {"$ref": "#/nowhere"}}}, r"^Validation failed\. Failure"),
         ({"x": 1}, {"allOf": [{"required": ["y"]}]}, "'y' is a required property"),
+        # jsonschema or re crash (Prefect: 500)
+        (
+            {"n": 1.5},
+            {"properties": {"n": {"multipleOf": 10**400}}},
+            r"^Unable to validate the parameters \(OverflowError: int too large",
+        ),
+        (
+            {},
+            {"properties": {"a": {"pattern": "a{4294967296}"}}},
+            r"^Unable to validate the parameters \(OverflowError: the repetition number",
+        ),
+        (  # only the check of the whole schema meets it: a property named required goes first
+            {},
+            {"properties": {"required": {"pattern": "a{4294967296}"}}},
+            r"^The provided schema cannot be checked \(OverflowError: the repetition number",
+        ),
     ],
 )
 def test_enforced_defaults_that_fail_the_schema_are_refused(

@@ -1223,3 +1223,68 @@ def test_same_json_is_equality_with_scalar_types(left: Any, right: Any) -> None:
     typed = json.dumps(left, sort_keys=True) == json.dumps(right, sort_keys=True)
     assert same_json(left, right) == typed
     assert same_json(left, copy.deepcopy(left))
+
+
+# Prefect 3.9.1 answers 500 to each of these: jsonschema, referencing or ``re`` raise an
+# ordinary Python exception while the schema is checked or applied (audit batch 21a).
+_CRASHES_WHEN_APPLIED = [
+    # multipleOf's float arithmetic on numbers it cannot convert
+    ({"properties": {"n": {"multipleOf": 0.5}}}, {"n": float("inf")}, "OverflowError"),
+    ({"properties": {"n": {"multipleOf": 0.5}}}, {"n": float("nan")}, "ValueError"),
+    ({"properties": {"n": {"multipleOf": 0.1}}}, {"n": 10**400}, "OverflowError"),
+    ({"properties": {"n": {"multipleOf": 10**400}}}, {"n": 1.5}, "OverflowError"),
+    # a $ref resolved against a base URI that does not parse
+    ({"$id": "http://[bad", "properties": {"a": {"$ref": "x.json"}}}, {"a": 1}, "ValueError"),
+    ({"properties": {"a": {"$id": "http://[bad", "$ref": "y.json"}}}, {"a": 1}, "ValueError"),
+    # a $ref into a place the meta-schema never checks, holding a malformed schema
+    (
+        {"properties": {"a": {"$ref": "#/x"}}, "x": {"type": "nonsense"}},
+        {"a": 1},
+        "UnknownType",
+    ),
+    ({"properties": {"a": {"$ref": "#/x"}}, "x": {"pattern": "["}}, {"a": "s"}, "error"),
+    (
+        {"properties": {"a": {"$ref": "#/x"}}, "x": {"multipleOf": 0}},
+        {"a": 3},
+        "ZeroDivisionError",
+    ),
+    (
+        {
+            "properties": {
+                "a": {"$ref": "#/properties/b/default"},
+                "b": {"default": {"type": "nonsense"}},
+            }
+        },
+        {"a": 1},
+        "UnknownType",
+    ),
+]
+
+
+@pytest.mark.parametrize(("schema", "parameters", "crash"), _CRASHES_WHEN_APPLIED)
+def test_a_schema_that_crashes_jsonschema_is_an_invalid_schema(
+    schema: dict[str, Any], parameters: dict[str, Any], crash: str
+) -> None:
+    for check in (validate_parameters, validation_report):
+        with pytest.raises(InvalidParameterSchema) as info:
+            check(parameters, schema)
+        message = info.value.message
+        assert message.startswith(
+            f"Invalid schema: the parameters cannot be checked against it ({crash}: "
+        )
+        assert "\n" not in message
+
+
+@pytest.mark.parametrize("pattern", ["a{4294967296}", "a{1,4294967295}"])
+def test_a_pattern_the_meta_schema_check_crashes_on_is_an_invalid_schema(pattern: str) -> None:
+    # The meta-schema's regex format check calls re.compile, which raises OverflowError.
+    for schema in (
+        {"properties": {"a": {"pattern": pattern}}},
+        {"patternProperties": {pattern: {}}},
+    ):
+        with pytest.raises(InvalidParameterSchema) as info:
+            validate_parameters({}, schema)
+        assert info.value.message == (
+            "Invalid schema: the meta-schema check failed "
+            "(OverflowError: the repetition number is too large)"
+        )
