@@ -313,6 +313,11 @@ def hostile_schemas() -> list[dict[str, Any]]:
         {"definitions": {"B": {"block_type_slug": "b"}}},
         {"type": "object", "properties": {"x": {"type": "string", "maxLength": 3}}},
         {"allOf": [{"$ref": "#"}], "type": "object"},
+        # jsonschema, referencing or re crash on these (Prefect: 500)
+        {"type": "object", "properties": {"n": {"multipleOf": 0.5}, "m": {"multipleOf": 10**400}}},
+        {"$id": "http://[bad", "properties": {"x": {"$ref": "x.json"}}},
+        {"properties": {"x": {"$ref": "#/z"}}, "z": {"type": "nonsense", "pattern": "["}},
+        {"properties": {"x": {"pattern": "a{4294967296}"}}},
     ]
 
 
