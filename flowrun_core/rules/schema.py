@@ -23,6 +23,11 @@ Deviations from Prefect, all where Prefect answers 500 or has no stable answer:
   :class:`~flowrun_core.errors.InvalidParameterSchema` whose message starts with
   ``"Invalid schema: "``: jsonschema's own message when ``check_schema`` fails, or a sentence
   naming the offending location when preprocessing would crash (Prefect: 500).
+* jsonschema, ``referencing`` or ``re`` raising an ordinary exception while the schema is
+  checked or applied (``multipleOf`` arithmetic on an infinite, NaN or huge number, a base
+  URI that does not parse, a malformed subschema that only a ``$ref`` reaches, a ``pattern``
+  repeat count over ``re``'s limit) raises
+  :class:`~flowrun_core.errors.InvalidParameterSchema` naming that exception (Prefect: 500).
 * A schema whose compact JSON is longer than :data:`MAX_SCHEMA_SIZE` characters is rejected
   the same way. A schema nested deeper than :data:`MAX_SCHEMA_DEPTH` containers gets
   Prefect's own answer to a schema its stack cannot check,
