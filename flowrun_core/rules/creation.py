@@ -247,7 +247,8 @@ def check_enforced_parameters(
     the schema must be valid Draft 2020-12. Without a schema nothing is checked.
 
     Raises:
-        InvalidEntity: the parameters fail the schema, or the schema is invalid.
+        InvalidEntity: the parameters fail the schema, the schema is invalid, or checking
+            them crashes jsonschema or ``re`` (Prefect: 500).
     """
     if schema is None:
         return
