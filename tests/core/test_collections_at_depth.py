@@ -28,6 +28,7 @@ from flowrun_core.json_types import JSON, copy_json
 from flowrun_core.models import Variable
 from flowrun_core.rules.creation import check_enforced_parameters
 from flowrun_core.rules.schema_preprocess import plain_copy
+from flowrun_core.rules.stack_depth import frames_below
 from flowrun_core.seeding import Seeder
 from flowrun_core.service import FlowRunService
 from flowrun_core.wire import handle_create_flow_run
@@ -46,22 +47,13 @@ class Watch:
         return max(self.depths, default=0)
 
 
-def _depth() -> int:
-    frame = sys._getframe(1)
-    count = 0
-    while frame is not None:
-        count += 1
-        frame = frame.f_back  # type: ignore[assignment]
-    return count
-
-
 @pytest.fixture
 def watch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Watch]:
     seen = Watch()
 
     def on_collection(phase: str, _info: dict[str, Any]) -> None:
         if phase == "start":
-            seen.depths.append(_depth())
+            seen.depths.append(frames_below())
 
     def on_unraisable(args: Any) -> None:
         seen.unraisable.append(f"{args.exc_type.__name__} in {type(args.object).__name__}")
