@@ -79,6 +79,7 @@ from flowrun_core.ports import (
     NameFactory,
     Repository,
     SharedDeploymentReads,
+    SharedFlowReads,
 )
 from flowrun_core.seeding import Seeder
 from flowrun_core.service import FlowRunService, ServiceOptions
@@ -130,6 +131,7 @@ __all__ = [
     "Seeder",
     "ServiceOptions",
     "SharedDeploymentReads",
+    "SharedFlowReads",
     "State",
     "StateCreate",
     "StateDetails",

@@ -280,3 +280,21 @@ class SharedDeploymentReads(Protocol):
     def get_shared_deployment(self, deployment_id: UUID, /) -> Deployment | None:
         """The deployment with this id, possibly shared: read it, never mutate it."""
         ...
+
+
+@runtime_checkable
+class SharedFlowReads(Protocol):
+    """**Protocol**: an optional capability: read a flow without copying it.
+
+    A create reads its deployment's flow for one thing, the flow's tags (Prefect names
+    them among the related resources of the run's first event), so, as with
+    :class:`SharedDeploymentReads`, the service asks an adapter that has this capability
+    for a value it may share instead of a copy. The service never mutates that value.
+
+    Pinned by ``RepositoryContract``'s shared-read tests: the value equals what
+    :meth:`Repository.get_flow` returns, inside and outside a transaction.
+    """
+
+    def get_shared_flow(self, flow_id: UUID, /) -> Flow | None:
+        """The flow with this id, possibly shared: read it, never mutate it."""
+        ...

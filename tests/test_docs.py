@@ -54,6 +54,10 @@ OPTIONAL_CAPABILITY_TESTS = [
     "test_shared_deployment_equals_the_copy",
     "test_shared_deployment_follows_transactions",
     "test_shared_deployment_is_unchanged_by_copies",
+    # SharedFlowReads
+    "test_shared_flow_equals_the_copy",
+    "test_shared_flow_follows_transactions",
+    "test_shared_flow_is_unchanged_by_copies",
 ]
 
 

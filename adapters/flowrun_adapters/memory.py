@@ -41,6 +41,7 @@ from flowrun_core.ports import (
     FingerprintStore,
     Repository,
     SharedDeploymentReads,
+    SharedFlowReads,
 )
 
 __all__ = ["InMemoryRepository"]
@@ -196,13 +197,19 @@ class _Unit(AbstractContextManager[None]):
 
 
 class InMemoryRepository(
-    Repository, FingerprintStore, SharedDeploymentReads, CreationLookups, DeploymentUpdates
+    Repository,
+    FingerprintStore,
+    SharedDeploymentReads,
+    SharedFlowReads,
+    CreationLookups,
+    DeploymentUpdates,
 ):
     """A thread-safe, in-process :class:`~flowrun_core.ports.Repository`.
 
     It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`),
-    and lends the service its stored deployments without a copy
-    (:class:`~flowrun_core.ports.SharedDeploymentReads`).
+    and lends the service its stored deployments and flows without a copy
+    (:class:`~flowrun_core.ports.SharedDeploymentReads`,
+    :class:`~flowrun_core.ports.SharedFlowReads`).
     """
 
     def __init__(self) -> None:
@@ -273,6 +280,12 @@ class InMemoryRepository(
         with self._lock:
             self._check_open()
             return self._deployments.get(deployment_id)
+
+    def get_shared_flow(self, flow_id: UUID, /) -> Flow | None:
+        """The stored flow itself, not a copy (:class:`SharedFlowReads`)."""
+        with self._lock:
+            self._check_open()
+            return self._flows.get(flow_id)
 
     def list_flows(self, *, name: str | None = None) -> Sequence[Flow]:
         """Flows in creation order, optionally only those with this exact name."""

@@ -45,6 +45,7 @@ from flowrun_core.ports import (
     NameFactory,
     Repository,
     SharedDeploymentReads,
+    SharedFlowReads,
 )
 from flowrun_core.rules.hydration import UnstorableHydration, hydrate_root, require_object
 from flowrun_core.rules.idempotency import Fingerprint, pointer_diff
@@ -167,6 +168,9 @@ class CreateSteps:
             self._fingerprints = repository
         self._shared_reads: SharedDeploymentReads | None = (
             repository if isinstance(repository, SharedDeploymentReads) else None
+        )
+        self._shared_flows: SharedFlowReads | None = (
+            repository if isinstance(repository, SharedFlowReads) else None
         )
         # The last deployment's own and system labels (see _labels).
         self._deployment_labels: tuple[Deployment, dict[str, LabelValue]] | None = None
@@ -370,9 +374,13 @@ class CreateSteps:
         """The tags of the flow with this id (none when it is missing), read through the port.
 
         Nothing a create writes changes a flow, so one read serves every create of a unit
-        of work (a bulk create reads them once).
+        of work (a bulk create reads them once). An adapter that lends shared flows
+        (:class:`SharedFlowReads`) saves the copy.
         """
-        flow = self.repository.get_flow(flow_id)
+        shared = self._shared_flows
+        flow = (
+            self.repository.get_flow(flow_id) if shared is None else shared.get_shared_flow(flow_id)
+        )
         return () if flow is None else tuple(flow.tags)
 
     def check_event(

@@ -52,6 +52,7 @@ from flowrun_core.ports import (
     FingerprintStore,
     Repository,
     SharedDeploymentReads,
+    SharedFlowReads,
 )
 from flowrun_core.testing.strategies import hostile_text, json_objects, json_values, label_values
 
@@ -646,6 +647,40 @@ class RepositoryContract(Generic[R]):
         copy.job_variables["image"] = "w"
         assert shared.get_shared_deployment(world.deployment.id) == world.deployment
 
+    # -- shared flow reads (optional capability: SharedFlowReads) ------------------------
+
+    def test_shared_flow_equals_the_copy(self, repo: R) -> None:
+        """A shared read returns what ``get_flow`` returns, and ``None`` for a miss."""
+        shared = require_shared_flows(repo)
+        world = seed_world(repo)
+        assert shared.get_shared_flow(world.flow.id) == world.flow
+        assert shared.get_shared_flow(world.flow.id) == repo.get_flow(world.flow.id)
+        assert shared.get_shared_flow(uuid.uuid4()) is None
+
+    def test_shared_flow_follows_transactions(self, repo: R) -> None:
+        """A flow added in a transaction is read inside it, and gone after a rollback."""
+        shared = require_shared_flows(repo)
+        extra = Flow(id=uuid.uuid4(), name="extra", tags=("t",), labels={"k": "v"})
+        with pytest.raises(ValueError, match="boom"), repo.transaction():
+            repo.add_flow(extra)
+            assert shared.get_shared_flow(extra.id) == extra
+            msg = "boom"
+            raise ValueError(msg)
+        assert shared.get_shared_flow(extra.id) is None
+        repo.add_flow(extra)
+        assert shared.get_shared_flow(extra.id) == extra
+
+    def test_shared_flow_is_unchanged_by_copies(self, repo: R) -> None:
+        """Mutating a ``get_flow`` copy never changes what a shared read returns."""
+        shared = require_shared_flows(repo)
+        extra = Flow(id=uuid.uuid4(), name="extra", tags=("t",), labels={"k": "v"})
+        repo.add_flow(extra)
+        shared.get_shared_flow(extra.id)
+        copy = repo.get_flow(extra.id)
+        assert copy is not None
+        copy.labels["k"] = "changed"
+        assert shared.get_shared_flow(extra.id) == extra
+
     # -- deployment updates (optional capability: DeploymentUpdates) ---------------------
 
     def test_a_deployment_is_replaced_in_place(self, repo: R) -> None:
@@ -839,6 +874,13 @@ def require_shared_reads(repo: Repository) -> SharedDeploymentReads:
     """``repo`` as a :class:`~flowrun_core.ports.SharedDeploymentReads`, or skip the test."""
     if not isinstance(repo, SharedDeploymentReads):
         pytest.skip(f"{type(repo).__name__} does not lend shared deployments")
+    return repo
+
+
+def require_shared_flows(repo: Repository) -> SharedFlowReads:
+    """``repo`` as a :class:`~flowrun_core.ports.SharedFlowReads`, or skip the test."""
+    if not isinstance(repo, SharedFlowReads):
+        pytest.skip(f"{type(repo).__name__} does not lend shared flows")
     return repo
 
 

@@ -81,6 +81,7 @@ from flowrun_core.ports import (
     FingerprintStore,
     Repository,
     SharedDeploymentReads,
+    SharedFlowReads,
 )
 
 from . import rows
@@ -213,13 +214,19 @@ def _quietly(conn: Conn, statement: bytes) -> None:
 
 
 class PostgresRepository(
-    Repository, FingerprintStore, SharedDeploymentReads, CreationLookups, DeploymentUpdates
+    Repository,
+    FingerprintStore,
+    SharedDeploymentReads,
+    SharedFlowReads,
+    CreationLookups,
+    DeploymentUpdates,
 ):
     """A :class:`~flowrun_core.ports.Repository` over a PostgreSQL database (one schema).
 
     It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`),
-    and lends the service decoded deployments
-    (:class:`~flowrun_core.ports.SharedDeploymentReads`).
+    and lends the service decoded deployments and flows
+    (:class:`~flowrun_core.ports.SharedDeploymentReads`,
+    :class:`~flowrun_core.ports.SharedFlowReads`).
 
     Args:
         conninfo: a libpq connection string or URL (``postgresql://user@host:5432/db``);
@@ -295,6 +302,7 @@ class PostgresRepository(
         )
         self._closed = False
         self._decoded: DecodedRows[UUID, Deployment] = DecodedRows(rows.deployment_from_row)
+        self._decoded_flows: DecodedRows[UUID, Flow] = DecodedRows(rows.flow_from_row)
         self._kwargs: dict[str, Any] = {
             "autocommit": True,
             "context": _ADAPTERS,
@@ -581,6 +589,11 @@ class PostgresRepository(
         """
         row = self._one(_SELECT_DEPLOYMENT, (deployment_id,), tuple)
         return None if row is None else self._decoded.get(deployment_id, row)
+
+    def get_shared_flow(self, flow_id: UUID, /) -> Flow | None:
+        """The flow, decoded once per distinct row (:class:`SharedFlowReads`), as above."""
+        row = self._one(_SELECT_FLOW, (flow_id,), tuple)
+        return None if row is None else self._decoded_flows.get(flow_id, row)
 
     def list_flows(self, *, name: str | None = None) -> Sequence[Flow]:
         """Flows in creation order; only those with exactly this ``name`` when given."""

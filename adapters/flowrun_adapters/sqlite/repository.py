@@ -70,6 +70,7 @@ from flowrun_core.ports import (
     FingerprintStore,
     Repository,
     SharedDeploymentReads,
+    SharedFlowReads,
 )
 
 from . import rows
@@ -204,13 +205,19 @@ def _rollback_quietly(conn: sqlite3.Connection, statement: str = "ROLLBACK") -> 
 
 
 class SQLiteRepository(
-    Repository, FingerprintStore, SharedDeploymentReads, CreationLookups, DeploymentUpdates
+    Repository,
+    FingerprintStore,
+    SharedDeploymentReads,
+    SharedFlowReads,
+    CreationLookups,
+    DeploymentUpdates,
 ):
     """A :class:`~flowrun_core.ports.Repository` over one SQLite file (or ``:memory:``).
 
     It also stores request fingerprints (:class:`~flowrun_core.ports.FingerprintStore`) in
-    the ``flow_run_fingerprints`` table, and lends the service decoded deployments
-    (:class:`~flowrun_core.ports.SharedDeploymentReads`).
+    the ``flow_run_fingerprints`` table, and lends the service decoded deployments and flows
+    (:class:`~flowrun_core.ports.SharedDeploymentReads`,
+    :class:`~flowrun_core.ports.SharedFlowReads`).
 
     Args:
         path: the database file; created with the current schema if missing, upgraded if
@@ -265,6 +272,7 @@ class SQLiteRepository(
         self._closed = False
         self._translate = Translator(self._path, self._busy_timeout)
         self._decoded: DecodedRows[str, Deployment] = DecodedRows(rows.deployment_from_row)
+        self._decoded_flows: DecodedRows[str, Flow] = DecodedRows(rows.flow_from_row)
         background = checkpoint == "background" and not self._memory and not read_only
         self._checkpoint: CheckpointMode = checkpoint if background else "inline"
         self._conn = self._connect()
@@ -508,12 +516,16 @@ class SQLiteRepository(
         adapter's back is seen; only the JSON decoding is skipped when the row is the one
         last decoded for this id.
         """
-        key = str(deployment_id)
+        return self._shared(_SELECT_DEPLOYMENT, str(deployment_id), self._decoded)
+
+    def get_shared_flow(self, flow_id: UUID, /) -> Flow | None:
+        """The flow, decoded once per distinct row (:class:`SharedFlowReads`), as above."""
+        return self._shared(_SELECT_FLOW, str(flow_id), self._decoded_flows)
+
+    def _shared(self, sql: str, key: str, decoded: DecodedRows[str, _T]) -> _T | None:
         with self._session as conn, self._translate:
-            row = conn.execute(_SELECT_DEPLOYMENT, (key,)).fetchone()
-            if row is None:
-                return None
-            return self._decoded.get(key, row)
+            row = conn.execute(sql, (key,)).fetchone()
+            return None if row is None else decoded.get(key, row)
 
     def list_flows(self, *, name: str | None = None) -> Sequence[Flow]:
         """Flows in creation order, optionally only those with this exact name."""
