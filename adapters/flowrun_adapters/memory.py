@@ -2,14 +2,15 @@
 
 It enforces the same constraints as the SQLite adapter (unique ids and names, the unique
 index on ``(flow_id, idempotency_key)``, foreign keys), stores copies of what it is given
-and hands out copies of what it stores (flow runs are kept as tuples of their field values,
-see ``_run_row``). One re-entrant lock serialises every call, and a
-transaction holds it from start to end, so concurrent threads see whole units of work.
-Rollback replays an undo log, so its cost is that of the writes it undoes.
+and hands out copies of what it stores (flow runs are kept as tuples of their field values
+with their JSON in one immutable blob, see ``_run_row``). One re-entrant lock serialises
+every call, and a transaction holds it from start to end, so concurrent threads see whole
+units of work. Rollback replays an undo log, so its cost is that of the writes it undoes.
 """
 
 from __future__ import annotations
 
+import marshal
 import operator
 import threading
 import typing
@@ -118,41 +119,81 @@ def _copy(value: _T) -> _T:
 # -- stored runs ---------------------------------------------------------------------------
 #
 # Runs are the one table written on every create, so they are stored as a tuple of field
-# values (with fresh containers) instead of a second FlowRun: building the tuple skips the
-# 34-argument constructor; a read builds the FlowRun it hands out, as any read copies.
+# values instead of a second FlowRun: building the tuple skips the 34-argument constructor;
+# a read builds the FlowRun it hands out, as any read copies.
+#
+# The run's JSON containers (parameters, context, labels, job variables) are kept together as
+# one ``marshal`` blob: immutable, so nothing can reach the stored copy, and one small
+# object instead of a dict or list per node, made and read back by C code. ``marshal`` is
+# only used within the process that wrote the blob, so its format may change between Python
+# versions. A value it refuses (a subclass of a JSON type, an object that is not JSON, a
+# tree over its nesting limit) is kept as a deep copy instead.
 
 _RunRow = tuple[Any, ...]
 _RUN_FIELDS: Final = tuple(field.name for field in attrs.fields(FlowRun))
 _run_values: Final = operator.attrgetter(*_RUN_FIELDS)
 _RUN_FLOW_ID: Final = _RUN_FIELDS.index("flow_id")
 _RUN_DEPLOYMENT_ID: Final = _RUN_FIELDS.index("deployment_id")
+_RUN_JSON: Final = tuple(
+    _RUN_FIELDS.index(name) for name, is_attrs in _mutable_fields(FlowRun) if not is_attrs
+)
+"""Where a run's JSON containers are: frozen into the row's blob."""
+_RUN_RECORDS: Final = tuple(
+    _RUN_FIELDS.index(name) for name, is_attrs in _mutable_fields(FlowRun) if is_attrs
+)
+"""Where a run's attrs values holding containers are (its state): copied."""
+_MARSHAL_VERSION: Final = 2
+"""No back-references: every container a blob loads into is a new, unshared one."""
 
 
-def _run_copies() -> tuple[tuple[int, bool], ...]:
-    return tuple((_RUN_FIELDS.index(name), is_attrs) for name, is_attrs in _mutable_fields(FlowRun))
-
-
-_RUN_COPIES: Final = _run_copies()
-
-
-def _fresh_containers(values: Sequence[Any]) -> list[Any]:
-    """``values`` with every dict and list (at any depth) copied."""
-    copied = list(values)
-    for index, is_attrs in _RUN_COPIES:
-        value = copied[index]
+def _copy_records(values: list[Any]) -> None:
+    for index in _RUN_RECORDS:
+        value = values[index]
         if value is not None:
-            copied[index] = _copy(value) if is_attrs else copy_json(value)
-    return copied
+            values[index] = _copy(value)
+
+
+def _copy_json_fields(values: list[Any]) -> None:
+    for index in _RUN_JSON:
+        value = values[index]
+        if value is not None:
+            values[index] = copy_json(value)
 
 
 def _run_row(run: FlowRun) -> _RunRow:
-    """What the store keeps for ``run``: its field values, sharing nothing mutable."""
-    return tuple(_fresh_containers(_run_values(run)))
+    """What the store keeps for ``run``: its field values and a blob, sharing nothing mutable.
+
+    The last item is the blob of the JSON fields (whose own items are then ``None``), or
+    ``None`` when ``marshal`` refuses them and they are kept as deep copies.
+    """
+    values = list(_run_values(run))
+    try:
+        blob: bytes | None = marshal.dumps(
+            tuple(values[index] for index in _RUN_JSON), _MARSHAL_VERSION
+        )
+    except ValueError:
+        blob = None
+        _copy_json_fields(values)
+    else:
+        for index in _RUN_JSON:
+            values[index] = None
+    _copy_records(values)
+    values.append(blob)
+    return tuple(values)
 
 
 def _run_from_row(row: _RunRow) -> FlowRun:
     """A new FlowRun from a stored row, sharing nothing mutable with it."""
-    return FlowRun(**dict(zip(_RUN_FIELDS, _fresh_containers(row), strict=True)))
+    values = list(row[:-1])
+    blob = row[-1]
+    if blob is None:
+        _copy_json_fields(values)
+    else:
+        thawed = marshal.loads(blob)  # noqa: S302 - a blob _run_row made in this process
+        for index, value in zip(_RUN_JSON, thawed, strict=True):
+            values[index] = value
+    _copy_records(values)
+    return FlowRun(**dict(zip(_RUN_FIELDS, values, strict=True)))
 
 
 class _Unit(AbstractContextManager[None]):
