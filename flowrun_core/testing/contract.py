@@ -469,6 +469,30 @@ class RepositoryContract(Generic[R]):
         assert stored is not None
         assert stored.parameters == {"x": [1]}
 
+    # -- lookups by text no store can hold ------------------------------------------------
+
+    @pytest.mark.parametrize("text", ["\ud800", "a\udfffb"])
+    def test_lookups_by_unstorable_text_find_nothing(self, repo: R, text: str) -> None:
+        """A name or key with a lone surrogate matches nothing: it is not a storage failure.
+
+        No such text can have been written, so every lookup by it answers "not found",
+        inside a transaction too, which goes on unharmed.
+        """
+        world = seed_world(repo)
+        with repo.transaction():
+            assert repo.get_variable(text) is None
+            assert repo.get_work_pool_by_name(text) is None
+            assert repo.get_work_queue_by_name(world.pool.id, text) is None
+            assert repo.get_flow_run_by_idempotency_key(world.flow.id, text) is None
+            assert list(repo.list_flows(name=text)) == []
+            assert list(repo.list_deployments(name=text)) == []
+            lookups: object = repo
+            if isinstance(lookups, CreationLookups):
+                assert list(lookups.find_work_queues(text)) == []
+                assert lookups.find_task_run(None, text, text) is None
+            repo.create_flow_run(make_run(world.flow.id, idempotency_key="after"))
+        assert repo.get_flow_run_by_idempotency_key(world.flow.id, "after") is not None
+
     # -- unit of work ---------------------------------------------------------------------
 
     def test_transaction_commits(self, repo: R) -> None:

@@ -474,14 +474,27 @@ class PostgresRepository(
 
     def _one(self, query: str, params: Any, convert: Callable[[Any], _T]) -> _T | None:
         def op(conn: Conn, _retrying: bool) -> _T | None:
-            row = conn.execute(query.encode(), params).fetchone()
+            try:
+                row = conn.execute(query.encode(), params).fetchone()
+            except UnicodeEncodeError:  # text no row can hold: nothing matches it
+                return None
             return None if row is None else convert(row)
 
         return self._run(op, repeatable=True)
 
     def _all(self, query: str, params: Any, convert: Callable[[Any], _T]) -> list[_T]:
+        """Rows of a read; a bound string the server cannot hold (a lone surrogate) matches none.
+
+        Such a string can never have been written (the write raises ``StorageValueError``),
+        so a lookup by it finds nothing, as in the in-memory adapter, instead of failing.
+        """
+
         def op(conn: Conn, _retrying: bool) -> list[_T]:
-            return [convert(row) for row in conn.execute(query.encode(), params).fetchall()]
+            try:
+                found = conn.execute(query.encode(), params).fetchall()
+            except UnicodeEncodeError:
+                return []
+            return [convert(row) for row in found]
 
         return self._run(op, repeatable=True)
 

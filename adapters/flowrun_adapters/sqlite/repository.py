@@ -477,12 +477,23 @@ class SQLiteRepository(
 
     def _one(self, sql: str, params: Sequence[Any], convert: Callable[[Any], _T]) -> _T | None:
         with self._session as conn, self._translate:
-            row = conn.execute(sql, params).fetchone()
+            try:
+                row = conn.execute(sql, params).fetchone()
+            except UnicodeEncodeError:  # text no row can hold: nothing matches it
+                return None
         return None if row is None else convert(row)
 
     def _all(self, sql: str, params: Sequence[Any], convert: Callable[[Any], _T]) -> list[_T]:
+        """Rows of a read; a bound string SQLite cannot encode (a lone surrogate) matches none.
+
+        Such a string can never have been written (the write raises ``StorageValueError``),
+        so a lookup by it finds nothing, as in the in-memory adapter, instead of failing.
+        """
         with self._session as conn, self._translate:
-            found = conn.execute(sql, params).fetchall()
+            try:
+                found = conn.execute(sql, params).fetchall()
+            except UnicodeEncodeError:
+                return []
         return [convert(row) for row in found]
 
     def _write(self, sql: str, params: Sequence[Any]) -> int:
