@@ -20,7 +20,7 @@ from __future__ import annotations
 import inspect
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Generic, TypeVar, cast
@@ -651,14 +651,9 @@ class RepositoryContract(Generic[R]):
         shared = require_shared_reads(repo)
         world = seed_world(repo)
         extra = attrs.evolve(world.deployment, id=uuid.uuid4(), name="extra")
-        with pytest.raises(ValueError, match="boom"), repo.transaction():
-            repo.add_deployment(extra)
-            assert shared.get_shared_deployment(extra.id) == extra
-            msg = "boom"
-            raise ValueError(msg)
-        assert shared.get_shared_deployment(extra.id) is None
-        repo.add_deployment(extra)
-        assert shared.get_shared_deployment(extra.id) == extra
+        _check_shared_read_follows_transactions(
+            repo, repo.add_deployment, shared.get_shared_deployment, extra
+        )
 
     def test_shared_deployment_is_unchanged_by_copies(self, repo: R) -> None:
         """Mutating a ``get_deployment`` copy never changes what a shared read returns."""
@@ -685,14 +680,7 @@ class RepositoryContract(Generic[R]):
         """A flow added in a transaction is read inside it, and gone after a rollback."""
         shared = require_shared_flows(repo)
         extra = Flow(id=uuid.uuid4(), name="extra", tags=("t",), labels={"k": "v"})
-        with pytest.raises(ValueError, match="boom"), repo.transaction():
-            repo.add_flow(extra)
-            assert shared.get_shared_flow(extra.id) == extra
-            msg = "boom"
-            raise ValueError(msg)
-        assert shared.get_shared_flow(extra.id) is None
-        repo.add_flow(extra)
-        assert shared.get_shared_flow(extra.id) == extra
+        _check_shared_read_follows_transactions(repo, repo.add_flow, shared.get_shared_flow, extra)
 
     def test_shared_flow_is_unchanged_by_copies(self, repo: R) -> None:
         """Mutating a ``get_flow`` copy never changes what a shared read returns."""
@@ -899,6 +887,26 @@ def require_shared_reads(repo: Repository) -> SharedDeploymentReads:
     if not isinstance(repo, SharedDeploymentReads):
         pytest.skip(f"{type(repo).__name__} does not lend shared deployments")
     return repo
+
+
+_Entity = TypeVar("_Entity", Deployment, Flow)
+
+
+def _check_shared_read_follows_transactions(
+    repo: Repository,
+    add: Callable[[_Entity], None],
+    read: Callable[[uuid.UUID], _Entity | None],
+    value: _Entity,
+) -> None:
+    """``value`` added in a transaction is read inside it, gone after a rollback, then back."""
+    with pytest.raises(ValueError, match="boom"), repo.transaction():
+        add(value)
+        assert read(value.id) == value
+        msg = "boom"
+        raise ValueError(msg)
+    assert read(value.id) is None
+    add(value)
+    assert read(value.id) == value
 
 
 def require_shared_flows(repo: Repository) -> SharedFlowReads:
