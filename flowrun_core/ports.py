@@ -47,9 +47,11 @@ NameFactory = Callable[[], str]
 class Repository(Protocol):
     """**Protocol**: storage for everything the create-flow-run rules read and write.
 
-    Reads return ``None`` for a missing entity. Seeding methods (``add_*``) insert one
-    entity and raise :class:`~flowrun_core.errors.StorageIntegrityError` when its id (or
-    its unique name) is taken or a reference it holds does not exist.
+    Reads return ``None`` for a missing entity, and a lookup by a name or key the store
+    cannot hold (a string with a lone surrogate) finds nothing rather than failing: no
+    stored value can equal it. Seeding methods (``add_*``) insert one entity and raise
+    :class:`~flowrun_core.errors.StorageIntegrityError` when its id (or its unique name)
+    is taken or a reference it holds does not exist.
     """
 
     # -- unit of work -------------------------------------------------------------------
