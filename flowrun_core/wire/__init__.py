@@ -111,8 +111,9 @@ def _before_the_crash(
         replay = service.plan(deployment_id, exc.request, created_by=created_by).replay
     except StorageValueError as error:
         if not exc.replayable:
-            # The store could not even look up the bound text (a queue name, a key): that
-            # is where Prefect fails on it, so the value is refused here, not "unavailable".
+            # The store could not even look up the bound text (a queue name, a key; the
+            # shipped adapters find nothing instead, see Repository): that is where Prefect
+            # fails on it, so the value is refused here, not "unavailable".
             return False
         return _problem(error, options)
     except FlowRunError as error:  # DeploymentNotFound included: 404
