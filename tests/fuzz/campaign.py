@@ -8,6 +8,10 @@ injector), split over worker processes, and prints::
 
 followed by a breakdown by world and status. Each unexpected outcome is printed with the
 command that replays it alone. The exit status is 1 when there was any.
+
+``--differential`` sends every case instead to one world seeded twice, in memory and on
+SQLite, with the same repeatable clock, ids and names (``harness.Pair``): any difference
+between the two answers, status or body byte, is an unexpected outcome too.
 """
 
 from __future__ import annotations
@@ -34,20 +38,27 @@ def world_kind(number: int) -> str:
     return KINDS[number % len(KINDS)]
 
 
-def _worker(args: tuple[int, int, int, str]) -> tuple[dict[str, int], list[str]]:
-    seed, start, stop, tmp = args
-    unexpected: list[str] = []
+def build(number: int, directory: Path, *, differential: bool) -> harness.World | harness.Pair:
+    """World ``number`` of a campaign (a memory/SQLite pair with ``differential``)."""
+    path = directory / f"world-{number}.db"
+    if differential:
+        return harness.build_pair(number, path)
+    return harness.build_world(world_kind(number), path=path, rng=random.Random(number))
 
-    def factory(number: int) -> harness.World:
-        return harness.build_world(
-            world_kind(number), path=Path(tmp) / f"world-{number}.db", rng=random.Random(number)
-        )
+
+def _worker(args: tuple[int, int, int, str, bool]) -> tuple[dict[str, int], list[str]]:
+    seed, start, stop, tmp, differential = args
+    unexpected: list[str] = []
+    flag = " --differential" if differential else ""
+
+    def factory(number: int) -> harness.World | harness.Pair:
+        return build(number, Path(tmp), differential=differential)
 
     def on_case(index: int, case: harness.Case, outcome: str) -> None:
         if outcome.startswith("UNEXPECTED"):
             unexpected.append(
                 f"case {index} ({case.family}): {outcome}\n"
-                f"  replay: python tests/fuzz/campaign.py --seed {seed} --replay {index}"
+                f"  replay: python tests/fuzz/campaign.py --seed {seed}{flag} --replay {index}"
             )
 
     outcomes = harness.run_cases(
@@ -61,18 +72,23 @@ def _chunks(total: int, size: int) -> list[tuple[int, int]]:
     return [(start, min(start + size, total)) for start in range(0, total, size)]
 
 
-def replay(seed: int, index: int) -> int:
-    """Run one case alone, printing the request and the outcome."""
+def replay(seed: int, index: int, *, differential: bool = False) -> int:
+    """Run one case alone, printing the request and the outcome.
+
+    Alone means on a fresh world: a difference that needs the earlier cases of its world
+    (in a differential campaign, a store that drifted) may not show again.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        number = index // RESET_EVERY
-        world = harness.build_world(
-            world_kind(number), path=Path(tmp) / "w.db", rng=random.Random(number)
-        )
-        case = harness.make_case(random.Random(f"{seed}:{index}"), world)
+        world = build(index // RESET_EVERY, Path(tmp), differential=differential)
+        target = world.left if isinstance(world, harness.Pair) else world
+        case = harness.make_case(random.Random(f"{seed}:{index}"), target)
         print(f"world {world.kind}, family {case.family}")
         print(f"path id {case.deployment_id!r}, headers {case.headers!r}")
         print(f"body {case.body[:2000]!r}" if case.body else f"body {case.body!r}")
-        outcome = harness.check(world, case)
+        if isinstance(world, harness.Pair):
+            outcome = harness.check_pair(world, case)
+        else:
+            outcome = harness.check(world, case)
         world.close()
     print(outcome)
     return 1 if outcome.startswith("UNEXPECTED") else 0
@@ -84,15 +100,21 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--replay", type=int, default=None, metavar="INDEX")
+    parser.add_argument(
+        "--differential",
+        action="store_true",
+        help="send every case to memory and SQLite twins and compare their answers",
+    )
     options = parser.parse_args()
     if options.replay is not None:
-        return replay(options.seed, options.replay)
+        return replay(options.seed, options.replay, differential=options.differential)
     started = time.perf_counter()
     totals: Counter[str] = Counter()
     unexpected: list[str] = []
     with tempfile.TemporaryDirectory(prefix="flowrun-fuzz-") as tmp:
         jobs = [
-            (options.seed, start, stop, tmp) for start, stop in _chunks(options.count, RESET_EVERY)
+            (options.seed, start, stop, tmp, options.differential)
+            for start, stop in _chunks(options.count, RESET_EVERY)
         ]
         context = multiprocessing.get_context("spawn")
         with context.Pool(options.workers) as pool:
@@ -102,9 +124,10 @@ def main() -> int:
     elapsed = time.perf_counter() - started
     count = sum(totals.values())
     bad = sum(n for key, n in totals.items() if key.startswith("UNEXPECTED"))
+    mode = ", memory = SQLite" if options.differential else ""
     print(
         f"{count} inputs, {bad} unexpected outcomes "
-        f"(seed {options.seed}, {options.workers} workers, {elapsed:.1f} s)"
+        f"(seed {options.seed}, {options.workers} workers{mode}, {elapsed:.1f} s)"
     )
     by_status: Counter[str] = Counter()
     for key, n in totals.items():

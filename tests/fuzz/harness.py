@@ -13,6 +13,10 @@ Used by the CI slice (``tests/fuzz/test_fuzz_slice.py``) and by the campaign
 * :func:`check` runs one request under a watchdog and returns its outcome: the status code,
   or a description of what went wrong (an exception escaped, a non-JSON body, a status
   outside the allowed set, something half written, too slow).
+* :class:`Pair` is one world seeded twice, in memory and on SQLite, with the same
+  :class:`Repeatable` clock, id and name factories; :func:`check_pair` sends each request to
+  both and also counts any difference between their answers (status or body bytes) as
+  unexpected: the adapters must behave identically.
 """
 
 from __future__ import annotations
@@ -335,14 +339,45 @@ def _deployment_parameters() -> list[dict[str, Any]]:
     ]
 
 
+class Repeatable:
+    """A clock, id factory and name factory whose sequences depend on ``seed`` alone.
+
+    Two worlds built with equal seeds, sent the same requests, get the same ids, names and
+    timestamps as long as the adapters under them behave alike, so their answers can be
+    compared byte for byte. The clock starts at 2026-01-01 UTC and moves 1 ms per reading.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self._ids = random.Random(f"ids:{seed}")
+        self._names = random.Random(f"names:{seed}")
+        self._now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def clock(self) -> datetime:
+        self._now += timedelta(milliseconds=1)
+        return self._now
+
+    def new_id(self) -> uuid.UUID:
+        return uuid.UUID(int=self._ids.getrandbits(128), version=4)
+
+    def new_name(self) -> str:
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        pick = self._names.choices
+        return "".join(pick(letters, k=6)) + "-" + "".join(pick(letters, k=6))
+
+
 def build_world(
     kind: str,
     *,
     path: Path | None = None,
     rng: random.Random | None = None,
     fault_rate: float = 0.1,
+    repeatable: int | None = None,
 ) -> World:
-    """Seed a world on ``kind``: ``"memory"``, ``"sqlite"`` (at ``path``) or ``"faulty"``."""
+    """Seed a world on ``kind``: ``"memory"``, ``"sqlite"`` (at ``path``) or ``"faulty"``.
+
+    With ``repeatable``, the seeding and the service take their clock, ids and names from a
+    :class:`Repeatable` of that seed instead of the real ones.
+    """
     inner: Any
     faulty: FaultyRepository | None = None
     if kind == "sqlite":
@@ -356,7 +391,11 @@ def build_world(
     else:
         inner = InMemoryRepository()
         repo = inner
-    seeder = Seeder(inner)
+    factories: dict[str, Any] = {}
+    if repeatable is not None:
+        same = Repeatable(repeatable)
+        factories = {"clock": same.clock, "new_id": same.new_id, "new_name": same.new_name}
+    seeder = Seeder(inner, **factories)
     flow = seeder.flow("fuzzed", labels={"team": "x"})
     pool = seeder.work_pool("pool", base_job_template=POOL_TEMPLATE, work_queues=["q1", "q2"])
     bare_pool = seeder.work_pool("bare")
@@ -406,7 +445,7 @@ def build_world(
     return World(
         kind=kind,
         repository=repo,
-        service=FlowRunService(repo),
+        service=FlowRunService(repo, **factories),
         deployment_ids=deployment_ids,
         pool_ids=pools,
         task_run_ids=[str(task_run.id)],
@@ -833,6 +872,62 @@ def check(world: World, case: Case, *, budget: float = BUDGET_SECONDS) -> str:
     A good outcome is ``"200"``, ``"201"``, ``"400"``, ``"404"``, ``"409"``, ``"422"`` (and
     ``"503"`` in the fault-injecting world). Anything else starts with ``"UNEXPECTED"``.
     """
+    return _run(world, case, budget)[0]
+
+
+@dataclass
+class Pair:
+    """One world seeded on two adapters with equal :class:`Repeatable` factories."""
+
+    left: World
+    right: World
+
+    @property
+    def kind(self) -> str:
+        """``memory=sqlite``: the adapters compared."""
+        return f"{self.left.kind}={self.right.kind}"
+
+    def close(self) -> None:
+        self.left.close()
+        self.right.close()
+
+
+def build_pair(number: int, path: Path) -> Pair:
+    """World ``number`` in memory and on an SQLite file at ``path``, with the same factories."""
+    return Pair(
+        left=build_world("memory", repeatable=number),
+        right=build_world("sqlite", path=path, repeatable=number),
+    )
+
+
+def check_pair(pair: Pair, case: Case, *, budget: float = BUDGET_SECONDS) -> str:
+    """Run ``case`` on both worlds of ``pair``; unexpected as :func:`check`, or if they differ.
+
+    Both always get the request, so a difference in one case does not make the two stores
+    drift apart for the next cases unless the adapters really disagree on what they wrote.
+    """
+    left, left_response = _run(pair.left, case, budget)
+    right, right_response = _run(pair.right, case, budget)
+    if left.startswith("UNEXPECTED"):
+        return f"{left} (on {pair.left.kind})"
+    if right.startswith("UNEXPECTED"):
+        return f"{right} (on {pair.right.kind})"
+    assert left_response is not None
+    assert right_response is not None
+    a, b = left_response.body, right_response.body
+    if left_response.status != right_response.status or a != b:
+        at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(a))
+        shown = slice(max(0, at - 60), at + 100)
+        return (
+            f"UNEXPECTED adapters differ at body byte {at}: "
+            f"{pair.left.kind} {left_response.status} {a[shown]!r}; "
+            f"{pair.right.kind} {right_response.status} {b[shown]!r}"
+        )
+    return left
+
+
+def _run(world: World, case: Case, budget: float) -> tuple[str, WireResponse | None]:
+    """:func:`check`'s outcome, with the response when the request was answered in time."""
     before = world.counts()
     started = time.perf_counter()
     response: WireResponse | None = None
@@ -847,37 +942,37 @@ def check(world: World, case: Case, *, budget: float = BUDGET_SECONDS) -> str:
             finally:
                 _arm(world, False)
     except Hang:
-        return "UNEXPECTED hang"
+        return "UNEXPECTED hang", None
     except BaseException as exc:
-        return f"UNEXPECTED exception {type(exc).__name__}: {str(exc)[:200]}"
+        return f"UNEXPECTED exception {type(exc).__name__}: {str(exc)[:200]}", None
     elapsed = time.perf_counter() - started
     if elapsed > budget:
-        return f"UNEXPECTED slow ({elapsed:.2f} s)"
+        return f"UNEXPECTED slow ({elapsed:.2f} s)", None
     status = response.status
     allowed = ALLOWED | {503} if world.faulty is not None else ALLOWED
     if status not in allowed:
-        return f"UNEXPECTED status {status}: {body[:200]!r}"
+        return f"UNEXPECTED status {status}: {body[:200]!r}", response
     try:
         parsed = json.loads(body)
     except ValueError as exc:
-        return f"UNEXPECTED non-JSON body ({exc}): {body[:200]!r}"
+        return f"UNEXPECTED non-JSON body ({exc}): {body[:200]!r}", response
     if parsed != finite_json(response.json):
-        return "UNEXPECTED body differs from response.json"
+        return "UNEXPECTED body differs from response.json", response
     if response.content_type != "application/json":
-        return "UNEXPECTED content type"
+        return "UNEXPECTED content type", response
     after = world.counts()
     runs, queues = after[0] - before[0], after[1] - before[1]
     if status >= 300 and (runs, queues) != (0, 0):
-        return f"UNEXPECTED half written: {status} but runs +{runs}, queues +{queues}"
+        return f"UNEXPECTED half written: {status} but runs +{runs}, queues +{queues}", response
     if status == 201 and (runs != 1 or queues not in {0, 1}):
-        return f"UNEXPECTED 201 wrote runs +{runs}, queues +{queues}"
+        return f"UNEXPECTED 201 wrote runs +{runs}, queues +{queues}", response
     if status == 200 and (runs != 0 or queues not in {0, 1}):
-        return f"UNEXPECTED 200 wrote runs +{runs}, queues +{queues}"
+        return f"UNEXPECTED 200 wrote runs +{runs}, queues +{queues}", response
     if status in {200, 201}:
         problem = _check_stored(world, parsed)
         if problem:
-            return f"UNEXPECTED {problem}"
-    return str(status)
+            return f"UNEXPECTED {problem}", response
+    return str(status), response
 
 
 def _check_stored(world: World, parsed: Mapping[str, Any]) -> str | None:
@@ -890,7 +985,7 @@ def _check_stored(world: World, parsed: Mapping[str, Any]) -> str | None:
 
 
 def run_cases(
-    world_factory: Callable[[int], World],
+    world_factory: Callable[[int], World | Pair],
     seed: int,
     indices: range,
     *,
@@ -903,7 +998,7 @@ def run_cases(
     ``i // reset_every`` (fresh worlds bound memory use), so any case can be replayed alone.
     """
     outcomes: dict[str, int] = {}
-    world: World | None = None
+    world: World | Pair | None = None
     world_number = -1
     try:
         for index in indices:
@@ -914,8 +1009,12 @@ def run_cases(
                 world = world_factory(world_number)
             assert world is not None
             rng = random.Random(f"{seed}:{index}")
-            case = make_case(rng, world)
-            outcome = check(world, case)
+            if isinstance(world, Pair):
+                case = make_case(rng, world.left)
+                outcome = check_pair(world, case)
+            else:
+                case = make_case(rng, world)
+                outcome = check(world, case)
             key = outcome if outcome.startswith("UNEXPECTED") else f"{world.kind} {outcome}"
             outcomes[key] = outcomes.get(key, 0) + 1
             if on_case is not None:
