@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
+import string
 import sys
 import threading
 import time
@@ -478,11 +480,57 @@ def test_reopen_is_idempotent_and_keeps_data(schema: str) -> None:
         assert repo.get_flow(flow.id) == flow
 
 
+def _back_to_version_3(conn: Any, schema: str) -> None:
+    """Undo migration 0004: the plain unique constraints on the key and the queue name."""
+    ident = psycopg.sql.Identifier(schema)
+    for statement in (
+        "DROP INDEX {}.uq_flow_runs_flow_id_idempotency_key",
+        "DROP INDEX {}.uq_work_queues_pool_name",
+        "DROP FUNCTION {}.flowrun_text_digest",
+        (
+            "ALTER TABLE {}.flow_runs ADD CONSTRAINT uq_flow_runs_flow_id_idempotency_key"
+            " UNIQUE (flow_id, idempotency_key)"
+        ),
+        (
+            "ALTER TABLE {}.work_queues ADD CONSTRAINT uq_work_queues_pool_name"
+            " UNIQUE (work_pool_id, name)"
+        ),
+        "DELETE FROM {}.schema_migrations WHERE version > 3",
+    ):
+        conn.execute(psycopg.sql.SQL(statement).format(ident))
+    assert schema_version(conn, schema) == 3
+
+
+def test_version_3_is_upgraded_keeping_keys_unique(schema: str) -> None:
+    """0004 re-keys the unique indexes on digests: stored keys and queues keep their meaning."""
+    with PostgresRepository(URL, schema=schema) as before:
+        world = seed_world(before)
+        first = make_run(world.flow.id, idempotency_key="kept")
+        before.create_flow_run(first)
+    with raw() as conn:  # the rows stay; the schema goes back to what version 3 made
+        _back_to_version_3(conn, schema)
+    with PostgresRepository(URL, schema=schema) as repo:
+        again = repo.create_flow_run(make_run(world.flow.id, idempotency_key="kept"))
+        assert again.created is False
+        assert again.value.id == first.id
+        with pytest.raises(StorageIntegrityError):
+            repo.create_work_queue(
+                WorkQueue(
+                    id=uuid.uuid4(), name=world.queue.name, work_pool_id=world.pool.id, priority=9
+                )
+            )
+        long_key = "".join(random.Random(4).choices(string.ascii_letters, k=20_000))
+        assert repo.create_flow_run(make_run(world.flow.id, idempotency_key=long_key)).created
+    with raw() as conn:
+        assert schema_version(conn, schema) == SCHEMA_VERSION
+
+
 def test_older_schema_is_upgraded_on_open(schema: str) -> None:
     with PostgresRepository(URL, schema=schema):
         pass
     ident = psycopg.sql.Identifier(schema)
     with raw() as conn:  # back to version 1
+        _back_to_version_3(conn, schema)
         for index in ("ix_flow_runs_flow", "ix_flow_runs_deployment", "ix_task_runs_flow_run"):
             conn.execute(
                 psycopg.sql.SQL("DROP INDEX {}.{}").format(ident, psycopg.sql.Identifier(index))

@@ -24,6 +24,7 @@ psycopg = pytest.importorskip(
 )
 
 from flowrun_adapters.postgres import PostgresRepository  # noqa: E402
+from flowrun_adapters.postgres.migrations import MIGRATIONS  # noqa: E402
 
 from flowrun_core.models import Flow  # noqa: E402
 
@@ -130,7 +131,7 @@ def test_concurrent_first_open_migrates_once(schema: str, children: Children) ->
                 psycopg.sql.Identifier(schema)
             )
         ).fetchall()
-    assert versions == [(1,), (2,), (3,)]
+    assert versions == [(migration.version,) for migration in MIGRATIONS]
 
 
 def test_same_new_key_8_processes_x_4_threads_one_winner(schema: str, children: Children) -> None:

@@ -38,21 +38,26 @@ def world_kind(number: int) -> str:
     return KINDS[number % len(KINDS)]
 
 
-def build(number: int, directory: Path, *, differential: bool) -> harness.World | harness.Pair:
-    """World ``number`` of a campaign (a memory/SQLite pair with ``differential``)."""
+def build(
+    number: int, directory: Path, *, differential: bool, against: str | None = None
+) -> harness.World | harness.Pair:
+    """World ``number`` of a campaign (a memory/SQLite or memory/``against`` pair)."""
     path = directory / f"world-{number}.db"
     if differential:
-        return harness.build_pair(number, path)
+        return harness.build_pair(number, path, against)
     return harness.build_world(world_kind(number), path=path, rng=random.Random(number))
 
 
-def _worker(args: tuple[int, int, int, str, bool]) -> tuple[dict[str, int], list[str]]:
-    seed, start, stop, tmp, differential = args
+def _worker(
+    args: tuple[int, int, int, str, bool, str | None],
+) -> tuple[dict[str, int], list[str]]:
+    seed, start, stop, tmp, differential, against = args
     unexpected: list[str] = []
     flag = " --differential" if differential else ""
+    flag += f" --against {against}" if against else ""
 
     def factory(number: int) -> harness.World | harness.Pair:
-        return build(number, Path(tmp), differential=differential)
+        return build(number, Path(tmp), differential=differential, against=against)
 
     def on_case(index: int, case: harness.Case, outcome: str) -> None:
         if outcome.startswith("UNEXPECTED"):
@@ -72,14 +77,14 @@ def _chunks(total: int, size: int) -> list[tuple[int, int]]:
     return [(start, min(start + size, total)) for start in range(0, total, size)]
 
 
-def replay(seed: int, index: int, *, differential: bool = False) -> int:
+def replay(seed: int, index: int, *, differential: bool = False, against: str | None = None) -> int:
     """Run one case alone, printing the request and the outcome.
 
     Alone means on a fresh world: a difference that needs the earlier cases of its world
     (in a differential campaign, a store that drifted) may not show again.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        world = build(index // RESET_EVERY, Path(tmp), differential=differential)
+        world = build(index // RESET_EVERY, Path(tmp), differential=differential, against=against)
         target = world.left if isinstance(world, harness.Pair) else world
         case = harness.make_case(random.Random(f"{seed}:{index}"), target)
         print(f"world {world.kind}, family {case.family}")
@@ -105,15 +110,28 @@ def main() -> int:
         action="store_true",
         help="send every case to memory and SQLite twins and compare their answers",
     )
+    parser.add_argument(
+        "--against",
+        metavar="URL",
+        default=None,
+        help="with --differential: a postgresql:// database to compare memory with instead",
+    )
     options = parser.parse_args()
+    if options.against and not options.differential:
+        parser.error("--against needs --differential")
     if options.replay is not None:
-        return replay(options.seed, options.replay, differential=options.differential)
+        return replay(
+            options.seed,
+            options.replay,
+            differential=options.differential,
+            against=options.against,
+        )
     started = time.perf_counter()
     totals: Counter[str] = Counter()
     unexpected: list[str] = []
     with tempfile.TemporaryDirectory(prefix="flowrun-fuzz-") as tmp:
         jobs = [
-            (options.seed, start, stop, tmp, options.differential)
+            (options.seed, start, stop, tmp, options.differential, options.against)
             for start, stop in _chunks(options.count, RESET_EVERY)
         ]
         context = multiprocessing.get_context("spawn")
@@ -124,7 +142,9 @@ def main() -> int:
     elapsed = time.perf_counter() - started
     count = sum(totals.values())
     bad = sum(n for key, n in totals.items() if key.startswith("UNEXPECTED"))
-    mode = ", memory = SQLite" if options.differential else ""
+    mode = ""
+    if options.differential:
+        mode = ", memory = PostgreSQL" if options.against else ", memory = SQLite"
     print(
         f"{count} inputs, {bad} unexpected outcomes "
         f"(seed {options.seed}, {options.workers} workers{mode}, {elapsed:.1f} s)"

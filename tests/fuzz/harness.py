@@ -245,6 +245,7 @@ class World:
     variable_names: list[str]
     faulty: FaultyRepository | None = None
     keys: list[str] = field(default_factory=lambda: [f"key-{i}" for i in range(8)])
+    cleanup: Callable[[], None] | None = None
 
     def counts(self) -> tuple[int, int]:
         """Runs and work queues in the store (read without fault injection)."""
@@ -255,6 +256,8 @@ class World:
 
     def close(self) -> None:
         self.repository.close()
+        if self.cleanup is not None:
+            self.cleanup()
 
 
 POOL_TEMPLATE: dict[str, Any] = {
@@ -372,15 +375,22 @@ def build_world(
     rng: random.Random | None = None,
     fault_rate: float = 0.1,
     repeatable: int | None = None,
+    url: str | None = None,
 ) -> World:
-    """Seed a world on ``kind``: ``"memory"``, ``"sqlite"`` (at ``path``) or ``"faulty"``.
+    """Seed a world on ``kind``: ``"memory"``, ``"sqlite"`` (at ``path``), ``"faulty"``, or
+    ``"postgres"`` (a fresh schema of the database at ``url``, dropped when the world closes).
 
     With ``repeatable``, the seeding and the service take their clock, ids and names from a
     :class:`Repeatable` of that seed instead of the real ones.
     """
     inner: Any
     faulty: FaultyRepository | None = None
-    if kind == "sqlite":
+    cleanup: Callable[[], None] | None = None
+    if kind == "postgres":
+        assert url is not None
+        inner, cleanup = _postgres(url)
+        repo = inner
+    elif kind == "sqlite":
         assert path is not None
         inner = SQLiteRepository(path, busy_timeout=5)
         repo: Any = inner
@@ -452,7 +462,24 @@ def build_world(
         document_ids=[str(document.id)],
         variable_names=["v", "s", "big", "deep", "missing", "\x00", "'; --"],
         faulty=faulty,
+        cleanup=cleanup,
     )
+
+
+def _postgres(url: str) -> tuple[Any, Callable[[], None]]:
+    """A PostgreSQL repository in a new schema, and how to drop that schema."""
+    import psycopg  # noqa: PLC0415 - only campaigns against PostgreSQL need it
+    from flowrun_adapters.postgres import PostgresRepository  # noqa: PLC0415
+
+    schema = f"flowrun_fuzz_{uuid.uuid4().hex[:12]}"
+    repository = PostgresRepository(url, schema=schema, pool_max=2)
+
+    def drop() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            statement = psycopg.sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
+            conn.execute(statement.format(psycopg.sql.Identifier(schema)))
+
+    return repository, drop
 
 
 # --------------------------------------------------------------------------------------
@@ -892,12 +919,18 @@ class Pair:
         self.right.close()
 
 
-def build_pair(number: int, path: Path) -> Pair:
-    """World ``number`` in memory and on an SQLite file at ``path``, with the same factories."""
-    return Pair(
-        left=build_world("memory", repeatable=number),
-        right=build_world("sqlite", path=path, repeatable=number),
+def build_pair(number: int, path: Path, against: str | None = None) -> Pair:
+    """World ``number`` in memory and on an SQLite file at ``path``, with the same factories.
+
+    ``against`` names a PostgreSQL database (a ``postgresql://`` URL) to pair the in-memory
+    world with instead of SQLite.
+    """
+    right = (
+        build_world("postgres", url=against, repeatable=number)
+        if against
+        else build_world("sqlite", path=path, repeatable=number)
     )
+    return Pair(left=build_world("memory", repeatable=number), right=right)
 
 
 def check_pair(pair: Pair, case: Case, *, budget: float = BUDGET_SECONDS) -> str:

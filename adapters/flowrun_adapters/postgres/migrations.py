@@ -190,10 +190,29 @@ _FINGERPRINTS: Final = (
     )""",
 )
 
+# A B-tree entry holds at most about 2.7 kB, so a unique index on a long idempotency key or
+# queue name (both come from API requests) made the insert fail. These two indexes key on the
+# SHA-256 digest of the text instead: 32 bytes, whatever the length, with the same uniqueness.
+_TEXT_DIGEST_INDEXES: Final = (
+    """
+    CREATE FUNCTION flowrun_text_digest(value text) RETURNS bytea
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+        AS 'SELECT pg_catalog.sha256(pg_catalog.convert_to(value, ''UTF8''))'""",
+    "ALTER TABLE flow_runs DROP CONSTRAINT uq_flow_runs_flow_id_idempotency_key",
+    """
+    CREATE UNIQUE INDEX uq_flow_runs_flow_id_idempotency_key
+        ON flow_runs (flow_id, flowrun_text_digest(idempotency_key))""",
+    "ALTER TABLE work_queues DROP CONSTRAINT uq_work_queues_pool_name",
+    """
+    CREATE UNIQUE INDEX uq_work_queues_pool_name
+        ON work_queues (work_pool_id, flowrun_text_digest(name))""",
+)
+
 MIGRATIONS: Final = (
     Migration(1, "0001_initial", _INITIAL),
     Migration(2, "0002_filter_indexes", _FILTER_INDEXES),
     Migration(3, "0003_flow_run_fingerprints", _FINGERPRINTS),
+    Migration(4, "0004_text_digest_indexes", _TEXT_DIGEST_INDEXES),
 )
 """Every migration this version of flowrun-core knows, in order."""
 

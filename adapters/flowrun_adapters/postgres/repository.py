@@ -17,12 +17,13 @@ Design
   :class:`~flowrun_core.errors.StorageError`, and nothing in it is written) unless the
   failure happened inside a nested block, which contains it.
 * **Isolation: READ COMMITTED**, PostgreSQL's default. Create-or-return-existing needs no
-  more: ``INSERT ... ON CONFLICT (flow_id, idempotency_key) DO NOTHING`` waits for a
-  concurrent insert of the same key to commit or roll back, then either skips (the unique
-  index admits one row) or inserts; the read that follows takes a fresh snapshot, so it sees
-  the committed winner. No serialization failures arise at this level; deadlocks
-  (``40P01``) and serialization failures (``40001``, should a caller raise the level) of a
-  single statement run outside a transaction are retried up to ``max_retries`` times.
+  more: ``INSERT ... ON CONFLICT DO NOTHING`` on the unique index of ``flow_id`` and the
+  key's SHA-256 digest (any key length fits it) waits for a concurrent insert of the same key
+  to commit or roll back, then either skips (the unique index admits one row) or inserts;
+  the read that follows takes a fresh snapshot, so it sees the committed winner. No
+  serialization failures arise at this level; deadlocks (``40P01``) and serialization
+  failures (``40001``, should a caller raise the level) of a single statement run outside a
+  transaction are retried up to ``max_retries`` times.
   Inside a caller's transaction nothing can be retried (the adapter cannot replay the
   caller's block), so they surface as :class:`~flowrun_core.errors.StorageLocked` /
   :class:`~flowrun_core.errors.StorageOperationalError`, with the transaction rolled back.
@@ -108,12 +109,16 @@ _INSERT_RUN: Final = rows.insert_sql("flow_runs", _RUN_COLS)
 _INSERT_RUN_OR_NOTHING: Final = rows.insert_sql(
     "flow_runs",
     _RUN_COLS,
-    " ON CONFLICT (flow_id, idempotency_key) DO NOTHING RETURNING seq",
+    " ON CONFLICT (flow_id, flowrun_text_digest(idempotency_key)) DO NOTHING RETURNING seq",
 )
 _SELECT_RUN: Final = rows.select_sql("flow_runs", _RUN_COLS, "WHERE id = %s")
 _SELECT_RUN_BY_KEY: Final = rows.select_sql(
-    "flow_runs", _RUN_COLS, "WHERE flow_id = %s AND idempotency_key = %s"
+    "flow_runs",
+    _RUN_COLS,
+    "WHERE flow_id = %(flow_id)s AND flowrun_text_digest(idempotency_key) = "
+    "flowrun_text_digest(%(key)s) AND idempotency_key = %(key)s",
 )
+"""A run by its flow and key, through the digest index (migration 0004)."""
 _SELECT_RUNS: Final = rows.select_sql("flow_runs", _RUN_COLS)
 _COUNT_RUNS: Final = "SELECT count(*) FROM flow_runs"
 
@@ -142,8 +147,12 @@ _SELECT_POOL_BY_NAME: Final = rows.select_sql(
 _INSERT_QUEUE: Final = rows.insert_sql("work_queues", rows.WORK_QUEUE_COLUMNS)
 _SELECT_QUEUE: Final = rows.select_sql("work_queues", rows.WORK_QUEUE_COLUMNS, "WHERE id = %s")
 _SELECT_QUEUE_BY_NAME: Final = rows.select_sql(
-    "work_queues", rows.WORK_QUEUE_COLUMNS, "WHERE work_pool_id = %s AND name = %s"
+    "work_queues",
+    rows.WORK_QUEUE_COLUMNS,
+    "WHERE work_pool_id = %(pool)s AND flowrun_text_digest(name) = flowrun_text_digest(%(name)s)"
+    " AND name = %(name)s",
 )
+"""A queue by its pool and name, through the digest index (migration 0004)."""
 _SELECT_QUEUES: Final = rows.select_sql(
     "work_queues", rows.WORK_QUEUE_COLUMNS, "WHERE work_pool_id = %s ORDER BY seq"
 )
@@ -634,7 +643,7 @@ class PostgresRepository(
 
     def get_work_queue_by_name(self, work_pool_id: UUID, name: str, /) -> WorkQueue | None:
         """The queue with this exact name inside this pool (never one of another pool)."""
-        params = (work_pool_id, rows.encode_text(name))
+        params = {"pool": work_pool_id, "name": rows.encode_text(name)}
         return self._one(_SELECT_QUEUE_BY_NAME, params, rows.work_queue_from_row)
 
     def list_work_queues(self, work_pool_id: UUID, /) -> Sequence[WorkQueue]:
@@ -670,7 +679,7 @@ class PostgresRepository(
 
     def get_flow_run_by_idempotency_key(self, flow_id: UUID, key: str, /) -> FlowRun | None:
         """The run of this flow that holds this idempotency key (``""`` included)."""
-        params = (flow_id, rows.encode_text(key))
+        params = {"flow_id": flow_id, "key": rows.encode_text(key)}
         return self._one(_SELECT_RUN_BY_KEY, params, rows.flow_run_from_row)
 
     def list_flow_runs(
@@ -720,9 +729,10 @@ class PostgresRepository(
     def create_flow_run(self, flow_run: FlowRun, /) -> Created[FlowRun]:
         """Insert ``flow_run``, or return the stored run with the same flow and truthy key.
 
-        A truthy key runs ``INSERT ... ON CONFLICT (flow_id, idempotency_key) DO NOTHING
-        RETURNING``: the returned row tells a create from a hit, and a hit then reads the
-        winner (committed, or written earlier in the caller's transaction). ``""`` and
+        A truthy key runs ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on the unique
+        index of the flow and the key's digest: the returned row tells a create from a hit,
+        and a hit then reads the winner (committed, or written earlier in the caller's
+        transaction). ``""`` and
         ``None`` are plain inserts, so a second ``""`` of a flow violates the unique index.
         Repeated after a lost connection, a create recognises its own earlier insert by the
         run's id and still reports ``created=True``.
@@ -740,7 +750,8 @@ class PostgresRepository(
                 return Created(value=rows.copy_flow_run(flow_run), created=True)
             if conn.execute(_INSERT_RUN_OR_NOTHING.encode(), row).fetchone() is not None:
                 return Created(value=rows.copy_flow_run(flow_run), created=True)
-            found = conn.execute(_SELECT_RUN_BY_KEY.encode(), (flow_run.flow_id, key)).fetchone()
+            params = {"flow_id": flow_run.flow_id, "key": key}
+            found = conn.execute(_SELECT_RUN_BY_KEY.encode(), params).fetchone()
             if found is None:  # pragma: no cover - runs are never deleted
                 raise StorageError(
                     f"{self._where}: the run holding key {flow_run.idempotency_key!r} "
