@@ -18,6 +18,8 @@ import attrs
 
 from flowrun_core.json_types import JSON
 from flowrun_core.rules.booleans import NotABoolean, lax_bool
+from flowrun_core.wire.numeric_text import NumberTextError, float_from_text, int_from_text
+from flowrun_core.wire.pendulum_iso import IsoUnparsable, parse_pendulum_iso
 
 __all__ = [
     "Problem",
@@ -100,9 +102,12 @@ def parse_bool(value: object) -> bool:
         fail(exc.kind, _BOOL_MESSAGES[exc.kind], value)
 
 
-_INT_TEXT: Final = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?")
-_MAX_INT_DIGITS: Final = 4300
 _INT_SIZE_MSG: Final = "Unable to parse input string as an integer, exceeded maximum size"
+_NUMBER_MESSAGES: Final = {
+    "int_parsing": "Input should be a valid integer, unable to parse string as an integer",
+    "int_parsing_size": _INT_SIZE_MSG,
+    "float_parsing": "Input should be a valid number, unable to parse string as a number",
+}
 
 
 def parse_int(value: object) -> int:
@@ -124,25 +129,11 @@ def parse_int(value: object) -> int:
             fail("int_parsing_size", _INT_SIZE_MSG, value)
         return int(value)
     if type(value) is str:
-        text = value.strip()
-        if _INT_TEXT.fullmatch(text) is None:
-            fail(
-                "int_parsing",
-                "Input should be a valid integer, unable to parse string as an integer",
-                value,
-            )
-        whole = text.split(".", 1)[0].replace("_", "")
-        if len(whole.lstrip("+-").lstrip("0")) > _MAX_INT_DIGITS:
-            fail("int_parsing_size", _INT_SIZE_MSG, value)
-        return int(whole)
+        try:
+            return int_from_text(value)
+        except NumberTextError as exc:
+            fail(exc.kind, _NUMBER_MESSAGES[exc.kind], value)
     fail("int_type", "Input should be a valid integer", value)
-
-
-_DIGITS: Final = r"[0-9]+(?:_[0-9]+)*"
-_FLOAT_TEXT: Final = re.compile(
-    rf"[+-]?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?"
-)
-_FLOAT_WORDS: Final = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
 
 
 def parse_float(value: object) -> float:
@@ -155,14 +146,10 @@ def parse_float(value: object) -> float:
         except OverflowError:
             pass
     elif type(value) is str:
-        text = value.strip()
-        if _FLOAT_WORDS.fullmatch(text) or _FLOAT_TEXT.fullmatch(text):
-            return float(text.replace("_", ""))
-        fail(
-            "float_parsing",
-            "Input should be a valid number, unable to parse string as a number",
-            value,
-        )
+        try:
+            return float_from_text(value)
+        except NumberTextError as exc:
+            fail(exc.kind, _NUMBER_MESSAGES[exc.kind], value)
     fail("float_type", "Input should be a valid number", value)
 
 
@@ -172,16 +159,25 @@ _HEX: Final = frozenset("0123456789abcdefABCDEF")
 _GROUP_STARTS: Final = (0, 9, 14, 19, 24)
 _GROUP_LENGTHS: Final = (8, 4, 4, 4, 12)
 _URN: Final = "urn:uuid:"
+_HYPHENATED: Final = 36
 
 
 def _uuid_error(candidate: str, offset: int, simple: bool, total: int) -> str:
-    """Explain why ``candidate`` is not a UUID, in the words pydantic uses."""
+    """Explain why ``candidate`` is not a UUID, in the words pydantic uses.
+
+    Positions and lengths count UTF-8 bytes, and a character is judged by its low byte, as
+    the Rust ``uuid`` crate under pydantic does: ``"\u0661"`` (low byte ``a``) passes as a
+    hex digit and ``"\u012d"`` (low byte ``-``) as a hyphen (recorded on 3.9.1).
+    """
     hyphens: list[int] = []
-    for index, char in enumerate(candidate):
-        if char == "-":
+    index = 0
+    for char in candidate:
+        low = chr(ord(char) & 0xFF)
+        if low == "-":
             hyphens.append(index)
-        elif char not in _HEX:
+        elif low not in _HEX:
             return f"invalid character: found `{char}` at {index + offset}"
+        index += len(char.encode("utf-8", "surrogatepass"))
     if not hyphens and simple:
         return f"invalid length: found {total}"
     if len(hyphens) != len(_GROUP_STARTS) - 1:
@@ -199,12 +195,13 @@ def _uuid_error(candidate: str, offset: int, simple: bool, total: int) -> str:
 def _uuid_problem(text: str) -> str:
     total = len(text.encode("utf-8", "surrogatepass"))
     braced = len(text) >= 2 and text[0] == "{" and text[-1] == "}"  # noqa: PLR2004
-    if total == 36:  # noqa: PLR2004
-        return _uuid_error(text, 0, simple=False, total=total)
-    if total == 38 and braced:  # noqa: PLR2004
-        return _uuid_error(text[1:-1], 0, simple=False, total=total)
-    if total == 45 and text.startswith(_URN):  # noqa: PLR2004
-        return _uuid_error(text[len(_URN) :], 0, simple=False, total=total)
+    # At a UUID's exact length, the hyphenated form inside is measured alone: 36 bytes.
+    if total == _HYPHENATED:
+        return _uuid_error(text, 0, simple=False, total=_HYPHENATED)
+    if total == _HYPHENATED + 2 and braced:
+        return _uuid_error(text[1:-1], 0, simple=False, total=_HYPHENATED)
+    if total == _HYPHENATED + len(_URN) and text.startswith(_URN):
+        return _uuid_error(text[len(_URN) :], 0, simple=False, total=_HYPHENATED)
     if total > 45:  # noqa: PLR2004
         return f"invalid length: found {total}"
     if braced:
@@ -246,12 +243,20 @@ class _Unparsable(ValueError):
 
 
 def _from_timestamp(stamp: float) -> datetime | None:
+    """A float timestamp (seconds, or milliseconds past 2e10) as speedate reads it.
+
+    A millisecond stamp keeps its whole seconds exact: the microseconds are what is left
+    after them, rounded half away from zero (``12000000000095.2`` is ``…00.095199``, the
+    float being a little under ``.2``).
+    """
     if not math.isfinite(stamp):
         return None
     if abs(stamp) > _MS_THRESHOLD:
-        stamp /= 1000
-    seconds = math.floor(stamp)
-    micros = math.floor((stamp - seconds) * 1_000_000 + 0.5)
+        seconds = math.floor(stamp / 1000)
+        micros = math.floor((stamp - seconds * 1000) * 1000 + 0.5)
+    else:
+        seconds = math.floor(stamp)
+        micros = math.floor((stamp - seconds) * 1_000_000 + 0.5)
     try:
         return _EPOCH + timedelta(seconds=seconds, microseconds=micros)
     except OverflowError:
@@ -266,7 +271,11 @@ def _from_int_timestamp(stamp: int) -> datetime | None:
         return None
 
 
-_NUMERIC_TEXT: Final = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+_INT_STAMP: Final = re.compile(r"[+-]?[0-9]+")
+_I64_TEXT_MAX: Final = 20
+"""More characters than any 64-bit integer's text needs: speedate overflows past them."""
+_FLOAT_STAMP: Final = re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A number with a ``.`` in speedate's float grammar (``1.9e9``, ``.5``, ``5.``): a timestamp."""
 _RFC3339: Final = re.compile(
     r"(?P<y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2})"
     r"(?:[Tt_ ](?P<H>[0-9]{2}):(?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})(?:[.,](?P<f>[0-9]+))?)?"
@@ -274,18 +283,16 @@ _RFC3339: Final = re.compile(
 )
 
 
-def _offset(
-    sign: str | None, hours: str | None, minutes: str | None, *, carry: bool = False
-) -> timezone | None:
-    """A fixed offset, or ``None`` when it is not strictly within a day.
+def _offset(sign: str | None, hours: str | None, minutes: str | None) -> timezone | None:
+    """An RFC 3339 offset, or ``None`` when it is not strictly within a day.
 
-    Minutes over 59 are refused, unless ``carry``: pendulum carries them into the hours
-    (``+00:60`` is ``+01:00``, ``-01:99`` is ``-02:39``; recorded on 3.9.1).
+    Minutes over 59 are refused here (pydantic); pendulum's parser carries them into the
+    hours instead (:mod:`flowrun_core.wire.pendulum_iso`).
     """
     if sign is None or hours is None:
         return UTC
     minute = int(minutes or "0")
-    if minute > 59 and not carry:  # noqa: PLR2004
+    if minute > 59:  # noqa: PLR2004
         return None
     delta = timedelta(hours=int(hours), minutes=minute)
     if delta >= timedelta(hours=24):
@@ -307,10 +314,13 @@ def _pydantic_datetime(value: object) -> datetime | None:
         return _from_timestamp(value)
     if type(value) is not str:
         return None
-    if _NUMERIC_TEXT.fullmatch(value):
-        if "." in value:
-            return _from_timestamp(float(value))
-        return _from_int_timestamp(int(value))
+    if _INT_STAMP.fullmatch(value):
+        if len(value) > _I64_TEXT_MAX:
+            return None
+        stamp = int(value)
+        return _from_int_timestamp(stamp) if -(2**63) <= stamp < 2**63 else None
+    if _FLOAT_STAMP.fullmatch(value):
+        return _from_timestamp(float(value))
     match = _RFC3339.fullmatch(value)
     if match is None:
         return None
@@ -338,19 +348,8 @@ _DURATION: Final = re.compile(
     rf"(?:{_DURATION_PART}D)?)(?P<hms>T(?:{_DURATION_PART}H)?(?:{_DURATION_PART}M)?"
     rf"(?:{_DURATION_PART}S)?)?)"
 )
-_ISO_TZ: Final = r"(?:(?P<z>Z)|(?P<sign>[+-])(?P<oh>[0-9]{2}):?(?P<om>[0-9]{2})?)?"
-_ISO_FRACTION: Final = r"(?:[.,](?P<f>[0-9]{1,9}))?"
-_ISO_EXTENDED: Final = re.compile(
-    r"(?:(?P<y>[0-9]{4})(?:-(?P<m>[0-9]{2})(?:-(?P<d>[0-9]{2}))?|-(?P<o>[0-9]{3})"
-    r"|-W(?P<w>[0-9]{2})(?:-(?P<wd>[0-9]))?)?)?"
-    r"(?:(?P<sep>[T ])?(?P<H>[0-9]{2})(?::(?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})"
-    rf"{_ISO_FRACTION})?)?{_ISO_TZ})?"
-)
-_ISO_BASIC: Final = re.compile(
-    r"(?:(?P<y>[0-9]{4})(?:(?P<m>[0-9]{2})(?P<d>[0-9]{2})|W(?P<w>[0-9]{2})(?P<wd>[0-9])?))?"
-    r"(?:(?P<sep>T)(?P<H>[0-9]{2})(?:(?P<M>[0-9]{2})(?:(?P<S>[0-9]{2})"
-    rf"{_ISO_FRACTION})?)?{_ISO_TZ})?"
-)
+
+
 _COMMON: Final = re.compile(
     r"(?:(?P<y>[0-9]{4})(?:[/:]?(?P<m>[0-9]{2})[/:]?(?P<d>[0-9]{2}))?)?"
     r"(?:(?P<time> ?(?P<H>[0-9]{1,2}):(?P<M>[0-9]{1,2})?(?::(?P<S>[0-9]{1,2}))?"
@@ -358,59 +357,11 @@ _COMMON: Final = re.compile(
 )
 
 
-def _iso_week_date(year: int, week: int, weekday: int) -> date:
-    jan4 = date(year, 1, 4)
-    weeks_in_year = 53 if date(year, 12, 28).isocalendar()[1] == 53 else 52  # noqa: PLR2004
-    if week > weeks_in_year or weekday > 7:  # noqa: PLR2004
-        raise _Unparsable
-    monday = jan4 - timedelta(days=jan4.isoweekday() - 1)
-    return monday + timedelta(weeks=week - 1, days=weekday - 1)
-
-
-def _iso_date(match: re.Match[str]) -> date | None:
-    if match["y"] is None:
-        return None
-    year = int(match["y"])
-    if match["w"] is not None:
-        return _iso_week_date(year, int(match["w"]), int(match["wd"] or 1))
-    if match.groupdict().get("o") is not None:
-        ordinal = int(match["o"])
-        first = date(year, 1, 1)
-        days_in_year = (date(year + 1, 1, 1) - first).days if year < 9999 else 365  # noqa: PLR2004
-        if not 1 <= ordinal <= days_in_year:
-            raise _Unparsable
-        return first + timedelta(days=ordinal - 1)
-    return date(year, int(match["m"] or 1), int(match["d"] or 1))
-
-
 def _pendulum_iso(text: str) -> datetime:
-    match = _ISO_EXTENDED.fullmatch(text) or _ISO_BASIC.fullmatch(text)
-    if match is None or not text:
-        raise _Unparsable
     try:
-        day = _iso_date(match)
-    except ValueError as exc:
+        return parse_pendulum_iso(text, today=datetime.now(UTC).date())
+    except IsoUnparsable as exc:
         raise _Unparsable from exc
-    if match["H"] is None:
-        if day is None:
-            raise _Unparsable
-        return datetime(day.year, day.month, day.day, tzinfo=UTC)
-    if day is not None and match["sep"] is None:
-        raise _Unparsable
-    if day is None and match["sep"] == "T" and match["S"] is not None:
-        # Recorded on 3.9.1: "T12", "T12:00" and "T1200" parse (today at that time), but a
-        # time with seconds after a bare "T" ("T12:00:00", "T12:00:00Z") does not.
-        raise _Unparsable
-    tz = UTC if match["z"] else _offset(match["sign"], match["oh"], match["om"], carry=True)
-    if tz is None:
-        raise _Unparsable
-    if day is None:
-        day = datetime.now(UTC).date()
-    try:
-        clock = time(int(match["H"]), int(match["M"] or 0), int(match["S"] or 0))
-    except ValueError as exc:
-        raise _Unparsable from exc
-    return datetime.combine(day, clock.replace(microsecond=_micros(match["f"])), tzinfo=tz)
 
 
 def _pendulum_common(text: str) -> datetime:
