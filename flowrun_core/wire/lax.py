@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from typing import Final, NoReturn
 from uuid import UUID
 
@@ -20,6 +20,16 @@ from flowrun_core.json_types import JSON
 from flowrun_core.rules.booleans import NotABoolean, lax_bool
 from flowrun_core.wire.numeric_text import NumberTextError, float_from_text, int_from_text
 from flowrun_core.wire.pendulum_iso import IsoUnparsable, parse_pendulum_iso
+from flowrun_core.wire.pendulum_periods import (
+    INTERVAL,
+    MIXED_TYPES,
+    duration_overflows,
+    interval_kind,
+    read_duration,
+)
+from flowrun_core.wire.pendulum_periods import (
+    NOT_A_DATETIME as NOT_AN_INTERVAL_VALUE,
+)
 
 __all__ = [
     "Problem",
@@ -342,14 +352,6 @@ def _pydantic_datetime(value: object) -> datetime | None:
         return None
 
 
-_DURATION_PART: Final = r"[0-9]+(?:[.,][0-9]+)?"
-_DURATION: Final = re.compile(
-    rf"P(?:(?P<w>{_DURATION_PART}W)|(?P<ymd>(?:{_DURATION_PART}Y)?(?:{_DURATION_PART}M)?"
-    rf"(?:{_DURATION_PART}D)?)(?P<hms>T(?:{_DURATION_PART}H)?(?:{_DURATION_PART}M)?"
-    rf"(?:{_DURATION_PART}S)?)?)"
-)
-
-
 _COMMON: Final = re.compile(
     r"(?:(?P<y>[0-9]{4})(?:[/:]?(?P<m>[0-9]{2})[/:]?(?P<d>[0-9]{2}))?)?"
     r"(?:(?P<time> ?(?P<H>[0-9]{1,2}):(?P<M>[0-9]{1,2})?(?::(?P<S>[0-9]{1,2}))?"
@@ -372,33 +374,23 @@ def _pendulum_common(text: str) -> datetime:
         return datetime(int(match["y"]), int(match["m"] or 1), int(match["d"] or 1), tzinfo=UTC)
     if match["M"] is None:
         raise TypeError(_NOT_A_DATETIME)
-    clock = time(int(match["H"]), int(match["M"]), int(match["S"] or 0), _micros(match["f"]))
+    fields = (int(match["H"]), int(match["M"]), int(match["S"] or 0), _micros(match["f"]))
     if match["y"] is None:
-        return datetime.combine(datetime.now(UTC).date(), clock, tzinfo=UTC)
-    day = date(int(match["y"]), int(match["m"] or 1), int(match["d"] or 1))
-    return datetime.combine(day, clock, tzinfo=UTC)
-
-
-def _is_interval(text: str) -> bool:
-    parts = text.split("/")
-    if len(parts) != 2 or not all(parts):  # noqa: PLR2004
-        return False
-    first, last = parts
-    try:
-        if first.startswith("P"):
-            return _DURATION.fullmatch(first) is not None and bool(_pendulum_iso(last))
-        if last.startswith("P"):
-            return bool(_pendulum_iso(first)) and _DURATION.fullmatch(last) is not None
-        return bool(_pendulum_iso(first)) and bool(_pendulum_iso(last))
-    except _Unparsable:
-        return False
+        return datetime.combine(datetime.now(UTC).date(), time(*fields), tzinfo=UTC)
+    # One constructor, as pendulum builds it: the date's fields are checked before the time's
+    # ("2024-13-01 25:00" is refused for its month).
+    year, month, day = int(match["y"]), int(match["m"] or 1), int(match["d"] or 1)
+    return datetime(year, month, day, *fields, tzinfo=UTC)
 
 
 def _pendulum_parse(text: str) -> datetime:
     """Pendulum's strict ``parse``: ISO 8601 forms, intervals, then its "common" forms."""
     if text == "now":
         return datetime.now(UTC)
-    if _DURATION.fullmatch(text) and text not in {"P", "PT"}:
+    duration = read_duration(text)
+    if duration is not None:
+        if duration_overflows(duration):
+            raise TypeError(_NOT_A_DATETIME)
         value_error(
             "value is not a valid datetime it is a <class 'pendulum.duration.Duration'>", text
         )
@@ -406,10 +398,15 @@ def _pendulum_parse(text: str) -> datetime:
         return _pendulum_iso(text)
     except _Unparsable:
         pass
-    if _is_interval(text):
+    interval = interval_kind(text, today=datetime.now(UTC).date())
+    if interval == INTERVAL:
         value_error(
             "value is not a valid datetime it is a <class 'pendulum.interval.Interval'>", text
         )
+    if interval == MIXED_TYPES:
+        value_error("Both start and end of an Interval must have the same type", text)
+    if interval == NOT_AN_INTERVAL_VALUE:
+        raise TypeError(_NOT_A_DATETIME)
     try:
         return _pendulum_common(text)
     except _Unparsable:

@@ -28,7 +28,7 @@ from typing import Final
 
 import attrs
 
-__all__ = ["IsoUnparsable", "parse_pendulum_iso"]
+__all__ = ["IsoUnparsable", "parse_pendulum_iso", "scan_pendulum_iso"]
 
 _DIGITS: Final = frozenset("0123456789")
 _MAX_OFFSET_MINUTES: Final = 24 * 60
@@ -71,6 +71,7 @@ class _Clock:
     second: int = 0
     micro: int = 0
     offset: int | None = None  # minutes east of UTC; None when the text gives none
+    has_time: bool = False
 
 
 def _fraction(cursor: _Cursor) -> int:
@@ -108,6 +109,7 @@ def _not_zone(cursor: _Cursor) -> bool:
 
 
 def _time(cursor: _Cursor, clock: _Clock, *, extended_date: bool, hour_read: bool) -> None:
+    clock.has_time = True
     if not hour_read:
         if cursor.current not in {"T", " "} or cursor.at_end():
             raise IsoUnparsable
@@ -205,6 +207,11 @@ def _calendar(year: int, month: int, day: int) -> date:
 
 def parse_pendulum_iso(text: str, *, today: date) -> datetime:
     """``text`` as pendulum's ISO 8601 scanner reads it, or :class:`IsoUnparsable`."""
+    return scan_pendulum_iso(text, today=today)[0]
+
+
+def scan_pendulum_iso(text: str, *, today: date) -> tuple[datetime, str]:
+    """``text`` read, and what pendulum makes of it: ``"date"``, ``"time"`` or ``"datetime"``."""
     cursor = _Cursor(text)
     clock = _Clock()
     day: date | None = None
@@ -221,7 +228,8 @@ def parse_pendulum_iso(text: str, *, today: date) -> datetime:
                 _time(cursor, clock, extended_date=extended, hour_read=False)
     if not cursor.at_end():
         raise IsoUnparsable
-    return _moment(day, clock, today)
+    kind = "time" if day is None else ("datetime" if clock.has_time else "date")
+    return _moment(day, clock, today), kind
 
 
 def _moment(day: date | None, clock: _Clock, today: date) -> datetime:

@@ -238,6 +238,54 @@ def test_iso_strings_read_as_pendulum_reads_them(text: str, expected: str | None
         assert parse_datetime(text).isoformat() == expected
 
 
+NOT_A_DATETIME = ("value_error", "value is not a valid datetime")
+DURATION = (
+    "value_error",
+    "Value error, value is not a valid datetime it is a <class 'pendulum.duration.Duration'>",
+)
+INTERVAL = (
+    "value_error",
+    "Value error, value is not a valid datetime it is a <class 'pendulum.interval.Interval'>",
+)
+SAME_TYPE = (
+    "value_error",
+    "Value error, Both start and end of an Interval must have the same type",
+)
+
+PERIOD_CASES: list[tuple[str, tuple[str, str] | None]] = [
+    ("PT", DURATION),  # a lone T is a duration
+    ("P", None),
+    ("P1D2D", DURATION),  # units may repeat ...
+    ("P1D1W", DURATION),
+    ("P1W1D", None),  # ... but not go back
+    ("PT1S1M", None),
+    ("PT1.5H2M", None),  # nothing after a fraction
+    ("P1,5Y", None),  # no fractional years
+    ("P1DT", DURATION),
+    ("P4294967296D", DURATION),  # the counter wraps to zero days
+    ("P4294967295D", NOT_A_DATETIME),  # too long for a timedelta
+    ("2024-01-01/2024-01-02", INTERVAL),
+    ("2024-01-01/2024-01-01T10:00+01:00", SAME_TYPE),
+    ("2024-01-01T10:00/T12", SAME_TYPE),
+    ("2024-01-01/01:00", NOT_A_DATETIME),
+    ("T01/T02", NOT_A_DATETIME),
+    ("2024-01-01/P1D", NOT_A_DATETIME),
+    ("P1D/P1D", NOT_A_DATETIME),
+    ("P1D/P", None),
+    ("1253120053:01", ("value_error", "Value error, day is out of range for month")),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PERIOD_CASES, ids=repr)
+def test_durations_and_intervals_answer_as_prefect_does(
+    text: str, expected: tuple[str, str] | None
+) -> None:
+    with pytest.raises(WireProblem) as caught:
+        parse_datetime(text)
+    unparsable = ("value_error", f"Value error, Unable to parse string [{text}]")
+    assert _problem(caught.value) == (unparsable if expected is None else expected)
+
+
 def test_rust_whitespace_is_unicode_white_space_without_the_separators() -> None:
     python_space = {chr(c) for c in range(0x110000) if chr(c).isspace()}
     assert python_space - set(RUST_WHITESPACE) == set("\x1c\x1d\x1e\x1f")
