@@ -19,10 +19,11 @@ import attrs
 from flowrun_core.json_types import JSON
 from flowrun_core.rules.booleans import NotABoolean, lax_bool
 from flowrun_core.wire.numeric_text import NumberTextError, float_from_text, int_from_text
-from flowrun_core.wire.pendulum_iso import IsoUnparsable, parse_pendulum_iso
+from flowrun_core.wire.pendulum_iso import IsoUnparsable, WholeDayOffset, parse_pendulum_iso
 from flowrun_core.wire.pendulum_periods import (
     INTERVAL,
     MIXED_TYPES,
+    WHOLE_DAY_OFFSET,
     duration_overflows,
     interval_kind,
     read_duration,
@@ -35,6 +36,7 @@ __all__ = [
     "Problem",
     "WireProblem",
     "fail",
+    "fails_after_validation",
     "parse_bool",
     "parse_datetime",
     "parse_float",
@@ -282,8 +284,8 @@ def _from_int_timestamp(stamp: int) -> datetime | None:
 
 
 _INT_STAMP: Final = re.compile(r"[+-]?[0-9]+")
-_I64_TEXT_MAX: Final = 20
-"""More characters than any 64-bit integer's text needs: speedate overflows past them."""
+_I64_DIGITS_MAX: Final = 19
+"""Digits of the largest 64-bit integer: past them (leading zeros aside) speedate overflows."""
 _FLOAT_STAMP: Final = re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 """A number with a ``.`` in speedate's float grammar (``1.9e9``, ``.5``, ``5.``): a timestamp."""
 _RFC3339: Final = re.compile(
@@ -325,8 +327,8 @@ def _pydantic_datetime(value: object) -> datetime | None:
     if type(value) is not str:
         return None
     if _INT_STAMP.fullmatch(value):
-        if len(value) > _I64_TEXT_MAX:
-            return None
+        if len(value.lstrip("+-").lstrip("0")) > _I64_DIGITS_MAX:
+            return None  # its value overflows; leading zeros alone never do
         stamp = int(value)
         return _from_int_timestamp(stamp) if -(2**63) <= stamp < 2**63 else None
     if _FLOAT_STAMP.fullmatch(value):
@@ -364,6 +366,35 @@ def _pendulum_iso(text: str) -> datetime:
         return parse_pendulum_iso(text, today=datetime.now(UTC).date())
     except IsoUnparsable as exc:
         raise _Unparsable from exc
+    except WholeDayOffset as whole:
+        # Valid to Prefect's validation, which keeps the offset; the request is refused
+        # once every field has passed (see :func:`fails_after_validation`).
+        return whole.wall
+
+
+_WHOLE_DAY_OFFSET_MSG: Final = (
+    "offset must be a timedelta strictly between -timedelta(hours=24) and timedelta(hours=24)."
+)
+
+
+def fails_after_validation(value: object) -> str | None:
+    """Why Prefect fails on a date-time it validated, as a ``value_error`` message, or ``None``.
+
+    An offset of a day or more (``2024-01-02T17:30+24:00``) passes pendulum and Prefect's
+    validation, then fails the first time Prefect asks for it (a 500). Only strings that
+    reach pendulum's ISO scanner can carry one.
+    """
+    if type(value) is not str or _pydantic_datetime(value) is not None:
+        return None
+    if read_duration(value) is not None:
+        return None
+    try:
+        parse_pendulum_iso(value, today=datetime.now(UTC).date())
+    except WholeDayOffset:
+        return f"Value error, {_WHOLE_DAY_OFFSET_MSG}"
+    except IsoUnparsable:
+        return None
+    return None
 
 
 def _pendulum_common(text: str) -> datetime:
@@ -405,6 +436,8 @@ def _pendulum_parse(text: str) -> datetime:
         )
     if interval == MIXED_TYPES:
         value_error("Both start and end of an Interval must have the same type", text)
+    if interval == WHOLE_DAY_OFFSET:
+        value_error(_WHOLE_DAY_OFFSET_MSG, text)
     if interval == NOT_AN_INTERVAL_VALUE:
         raise TypeError(_NOT_A_DATETIME)
     try:

@@ -18,7 +18,9 @@ decide what a request may say. Read left to right:
 * An hour of 24 is read, and then refused with any other out-of-range field.
 
 A time alone is today's, at that wall-clock time in UTC: its offset is read (so it must be
-well formed) but not applied. Everything here was recorded against 3.9.1.
+well formed) but not applied. An offset of a day or more (``+24:00``, ``-25:00``) reads, but
+Python cannot hold it: :class:`WholeDayOffset` says so. Everything here was recorded against
+3.9.1.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Final
 
 import attrs
 
-__all__ = ["IsoUnparsable", "parse_pendulum_iso", "scan_pendulum_iso"]
+__all__ = ["IsoUnparsable", "WholeDayOffset", "parse_pendulum_iso", "scan_pendulum_iso"]
 
 _DIGITS: Final = frozenset("0123456789")
 _MAX_OFFSET_MINUTES: Final = 24 * 60
@@ -36,6 +38,20 @@ _MAX_OFFSET_MINUTES: Final = 24 * 60
 
 class IsoUnparsable(ValueError):
     """The text is not an ISO 8601 date-time pendulum reads (it may try other grammars)."""
+
+
+class WholeDayOffset(Exception):
+    """The text reads, but its offset is a day or more, which Python's ``timezone`` refuses.
+
+    pendulum keeps such an offset and Prefect fails only when it later uses it, so the
+    caller decides what to do: ``wall`` is the moment with the offset dropped (UTC), and
+    ``kind`` is ``"datetime"``.
+    """
+
+    def __init__(self, wall: datetime, kind: str) -> None:
+        super().__init__("offset of a day or more")
+        self.wall = wall
+        self.kind = kind
 
 
 @attrs.define
@@ -234,15 +250,19 @@ def scan_pendulum_iso(text: str, *, today: date) -> tuple[datetime, str]:
 
 def _moment(day: date | None, clock: _Clock, today: date) -> datetime:
     zone: timezone = UTC
+    whole_day = False
     if day is None:
         day = today  # a time alone: its offset is not applied
     elif clock.offset:
         try:
             zone = timezone(timedelta(minutes=clock.offset))
-        except ValueError as exc:  # 24 hours or more: Prefect fails with a 500 here
-            raise IsoUnparsable from exc
+        except ValueError:  # a day or more: Prefect fails when it uses it
+            whole_day = True
     try:  # hour 24 included: the scanner reads "24:00", the datetime refuses it
         clock_time = time(clock.hour, clock.minute, clock.second, clock.micro)
     except ValueError as exc:
         raise IsoUnparsable from exc
-    return datetime.combine(day, clock_time, tzinfo=zone)
+    moment = datetime.combine(day, clock_time, tzinfo=zone)
+    if whole_day:
+        raise WholeDayOffset(moment, "datetime")
+    return moment

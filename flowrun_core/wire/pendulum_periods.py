@@ -13,7 +13,9 @@ takes for a duration or an interval decides the message (recorded on 3.9.1):
   duration (either way round) make an interval; a date with a date-time, or a date-time with
   a time, do not have "the same type"; any other pair (a duration with a date, a time or
   another duration, a time alone with a date or another time, an end past year 9999) fails
-  inside pendulum, which Prefect reports as "value is not a valid datetime".
+  inside pendulum, which Prefect reports as "value is not a valid datetime". An end whose
+  offset is a day or more makes two date-times (or a date-time and a duration) fail with
+  Python's own words for such an offset.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Final
 
-from flowrun_core.wire.pendulum_iso import IsoUnparsable, scan_pendulum_iso
+from flowrun_core.wire.pendulum_iso import IsoUnparsable, WholeDayOffset, scan_pendulum_iso
 
 __all__ = [
     "INTERVAL",
     "MIXED_TYPES",
     "NOT_A_DATETIME",
+    "WHOLE_DAY_OFFSET",
     "duration_overflows",
     "interval_kind",
     "is_duration",
@@ -36,6 +39,7 @@ __all__ = [
 INTERVAL: Final = "interval"
 MIXED_TYPES: Final = "mixed"
 NOT_A_DATETIME: Final = "not a datetime"
+WHOLE_DAY_OFFSET: Final = "whole-day offset"
 
 _DIGITS: Final = frozenset("0123456789")
 _COUNTER: Final = 2**32
@@ -130,6 +134,7 @@ def interval_kind(text: str, *, today: date) -> str | None:
     if len(parts) != 2 or not all(parts):  # noqa: PLR2004
         return None
     kinds: list[str] = []
+    whole_day = False
     moments: list[datetime] = []
     spans: list[timedelta | None] = []
     for part in parts:
@@ -144,15 +149,20 @@ def interval_kind(text: str, *, today: date) -> str | None:
             moment, kind = scan_pendulum_iso(part, today=today)
         except IsoUnparsable:
             return None
+        except WholeDayOffset as whole:
+            moment, kind = whole.wall, whole.kind
+            whole_day = True
         kinds.append(kind)
         moments.append(moment)
     pair = set(kinds)
+    if pair in ({"date", "datetime"}, {"datetime", "time"}):
+        return MIXED_TYPES
+    if whole_day and pair in ({"datetime"}, {"datetime", "duration"}):
+        return WHOLE_DAY_OFFSET  # comparing or adding the ends asks for the offset
     if pair == {"datetime", "duration"}:
         return _moment_and_span(moments[0], spans[0], forward=kinds[0] == "datetime")
     if pair in ({"date"}, {"datetime"}):
         return INTERVAL
-    if pair in ({"date", "datetime"}, {"datetime", "time"}):
-        return MIXED_TYPES
     return NOT_A_DATETIME
 
 

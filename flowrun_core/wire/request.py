@@ -26,6 +26,7 @@ from flowrun_core.rules.hydration import (
     json_depth_exceeds,
 )
 from flowrun_core.wire.converter import error_details, make_wire_converter
+from flowrun_core.wire.lax import fails_after_validation
 
 __all__ = [
     "UNREADABLE_BODY",
@@ -71,7 +72,8 @@ class UnstorableValue(InvalidRequest):
     on. When the idempotency key names a stored run, Prefect returns it (200) unless the
     value sits in a column written even then (``replayable=False``).
 
-    The values: ``state.data`` other than null or an unpersisted-result marker, a non-finite
+    The values: ``state.data`` other than null or an unpersisted-result marker, a date-time
+    in the state's details with an offset of a day or more, a non-finite
     ``retry_delay_seconds``, a lone surrogate, JSON nested more than :data:`MAX_JSON_DEPTH`
     levels, a state name longer than :data:`MAX_STATE_NAME` characters, and a non-finite
     label value under a truthy idempotency key.
@@ -268,6 +270,9 @@ def _refuse_long_state_names(request: DeploymentFlowRunCreate, parsed: JSON) -> 
     raise UnstorableValue([detail], parsed, request=request)
 
 
+_DATETIME_DETAILS: Final = ("scheduled_time", "cache_expiration", "pause_timeout")
+"""The state details Prefect reads as date-times, in its field order."""
+
 _STATE_DATA_MSG: Final = (
     'Value error, state data cannot be set when creating a flow run; send null or {"type": '
     '"unpersisted"}'
@@ -281,8 +286,10 @@ def crash_refusals(
 
     Checked only once every field has passed, because Prefect's 422 for an invalid body
     never mentions these: ``state.data`` other than ``null`` or an unpersisted-result
-    marker, and a non-finite ``retry_delay_seconds`` (Prefect stores it, then cannot
-    serialize its answer). ``loc`` is where the request sits in the body.
+    marker, a date-time in the state's details whose offset is a day or more (Prefect keeps
+    it, then fails when it reads it), and a non-finite ``retry_delay_seconds`` (Prefect
+    stores it, then cannot serialize its answer). ``loc`` is where the request sits in the
+    body.
     """
     state = parsed.get("state") if type(parsed) is dict else None
     data = state.get("data") if type(state) is dict else None
@@ -296,6 +303,20 @@ def crash_refusals(
                 ctx={"error": {}},
             )
         ]
+    details = state.get("state_details") if type(state) is dict else None
+    if type(details) is dict:
+        for field in _DATETIME_DETAILS:
+            message = fails_after_validation(details.get(field))
+            if message is not None:
+                return [
+                    ErrorDetail(
+                        type="value_error",
+                        loc=(*loc, "state", "state_details", field),
+                        msg=message,
+                        input=details[field],
+                        ctx={"error": {}},
+                    )
+                ]
     if not math.isfinite(request.empirical_policy.retry_delay_seconds):
         return [
             ErrorDetail(

@@ -6,6 +6,7 @@ Every expected answer below was recorded from Prefect 3.9.1's own request model 
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 
@@ -13,8 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from flowrun_core.errors import InvalidRequest
 from flowrun_core.wire.lax import WireProblem, parse_datetime, parse_float, parse_int, parse_uuid
 from flowrun_core.wire.numeric_text import RUST_WHITESPACE, rust_trim
+from flowrun_core.wire.request import UnstorableValue, decode_create_request
 
 INT_PARSING = "Input should be a valid integer, unable to parse string as an integer"
 INT_SIZE = "Unable to parse input string as an integer, exceeded maximum size"
@@ -134,6 +137,9 @@ DATETIME_CASES: list[tuple[str, str | None]] = [
     ("12000000000095.2", "2350-04-07T21:20:00.095199+00:00"),
     ("-1199082678751.4375", "1932-01-02T17:28:41.248563+00:00"),
     ("-20000000000", "1336-03-23T12:26:40+00:00"),
+    ("000000000000000000001", "1970-01-01T00:00:01+00:00"),  # zeros never overflow
+    ("0000000000000000000001700000000", "2023-11-14T22:13:20+00:00"),
+    ("00000000000000000009223372036854775808", None),  # past 2**63 - 1: overflow
     ("17Z", None),
     (" 17", None),
     ("17:30+01:00", "T17:30:00+00:00"),  # a time alone: today, its offset dropped
@@ -252,6 +258,12 @@ SAME_TYPE = (
     "Value error, Both start and end of an Interval must have the same type",
 )
 
+WHOLE_DAY_MSG = (
+    "Value error, offset must be a timedelta strictly between -timedelta(hours=24) and "
+    "timedelta(hours=24)."
+)
+WHOLE_DAY = ("value_error", WHOLE_DAY_MSG)
+
 PERIOD_CASES: list[tuple[str, tuple[str, str] | None]] = [
     ("PT", DURATION),  # a lone T is a duration
     ("P", None),
@@ -273,6 +285,9 @@ PERIOD_CASES: list[tuple[str, tuple[str, str] | None]] = [
     ("P1D/P1D", NOT_A_DATETIME),
     ("P1D/P", None),
     ("1253120053:01", ("value_error", "Value error, day is out of range for month")),
+    ("2024-01-01T10:00:00Z/2024-01-01T10:00:00+24:00", WHOLE_DAY),
+    ("2024-01-01T10:00:00+24:00/P1D", WHOLE_DAY),
+    ("2024-001/2024-01-01T10:00:00+24:00", SAME_TYPE),
 ]
 
 
@@ -303,3 +318,20 @@ def test_canonical_integer_text_reads_back(number: int) -> None:
 @given(st.floats(allow_nan=False))
 def test_python_float_reprs_read_back(number: float) -> None:
     assert parse_float(repr(number)) == number
+
+
+def test_a_whole_day_offset_passes_validation_and_is_refused_after_it() -> None:
+    """Prefect keeps ``+24:00`` through validation and fails later (500): never beside other
+    errors, and refused here only once every field has passed (so the rules answer first)."""
+    moment = "2024-01-02T17:30:00+24:00"
+    state = {"type": "SCHEDULED", "state_details": {"scheduled_time": moment}}
+    with pytest.raises(InvalidRequest) as caught:
+        decode_create_request(json.dumps({"tags": "x", "state": state}).encode())
+    assert not isinstance(caught.value, UnstorableValue)
+    assert [d.loc for d in caught.value.details] == [("body", "tags")]
+    with pytest.raises(UnstorableValue) as refused:
+        decode_create_request(json.dumps({"state": state}).encode())
+    (detail,) = refused.value.details
+    assert detail.loc == ("body", "state", "state_details", "scheduled_time")
+    assert (detail.type, detail.msg) == WHOLE_DAY
+    assert detail.input == moment
