@@ -498,6 +498,23 @@ class RepositoryContract(Generic[R]):
         with pytest.raises(StorageIntegrityError):
             repo.create_work_queue(attrs.evolve(queue, id=uuid.uuid4()))
 
+    def test_long_pool_and_variable_names_behave_as_short_ones(self, repo: R) -> None:
+        """A 20,000-character work-pool or variable name is unique and found like a short one."""
+        rng = random.Random(8)  # noqa: S311 - test data, not secrets
+        name = "".join(rng.choices(string.ascii_letters + string.digits, k=20_000))
+        pool = WorkPool(id=uuid.uuid4(), name=name)
+        repo.add_work_pool(pool)
+        assert repo.get_work_pool_by_name(name) == pool
+        assert repo.get_work_pool_by_name(name[:-1] + "!") is None
+        with pytest.raises(StorageIntegrityError):
+            repo.add_work_pool(WorkPool(id=uuid.uuid4(), name=name))
+        variable = Variable(id=uuid.uuid4(), name=name, value={"x": 1})
+        repo.add_variable(variable)
+        assert repo.get_variable(name) == variable
+        assert repo.get_variable(name[:-1] + "!") is None
+        with pytest.raises(StorageIntegrityError):
+            repo.add_variable(Variable(id=uuid.uuid4(), name=name, value=2))
+
     # -- lookups by text no store can hold ------------------------------------------------
 
     def test_lookups_by_unstorable_text_find_nothing(self, repo: R) -> None:

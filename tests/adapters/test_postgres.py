@@ -481,9 +481,13 @@ def test_reopen_is_idempotent_and_keeps_data(schema: str) -> None:
 
 
 def _back_to_version_3(conn: Any, schema: str) -> None:
-    """Undo migration 0004: the plain unique constraints on the key and the queue name."""
+    """Undo migrations 0005 and 0004: plain unique constraints on the names and the key."""
     ident = psycopg.sql.Identifier(schema)
     for statement in (
+        "DROP INDEX {}.uq_work_pools_name",
+        "DROP INDEX {}.uq_variables_name",
+        "ALTER TABLE {}.work_pools ADD CONSTRAINT work_pools_name_key UNIQUE (name)",
+        "ALTER TABLE {}.variables ADD CONSTRAINT variables_pkey PRIMARY KEY (name)",
         "DROP INDEX {}.uq_flow_runs_flow_id_idempotency_key",
         "DROP INDEX {}.uq_work_queues_pool_name",
         "DROP FUNCTION {}.flowrun_text_digest",
@@ -502,7 +506,8 @@ def _back_to_version_3(conn: Any, schema: str) -> None:
 
 
 def test_version_3_is_upgraded_keeping_keys_unique(schema: str) -> None:
-    """0004 re-keys the unique indexes on digests: stored keys and queues keep their meaning."""
+    """0004 and 0005 re-key the unique indexes on digests: stored keys and names keep their
+    meaning, and long ones fit."""
     with PostgresRepository(URL, schema=schema) as before:
         world = seed_world(before)
         first = make_run(world.flow.id, idempotency_key="kept")
@@ -519,8 +524,13 @@ def test_version_3_is_upgraded_keeping_keys_unique(schema: str) -> None:
                     id=uuid.uuid4(), name=world.queue.name, work_pool_id=world.pool.id, priority=9
                 )
             )
+        with pytest.raises(StorageIntegrityError):
+            repo.add_work_pool(WorkPool(id=uuid.uuid4(), name=world.pool.name))
+        assert repo.get_work_pool_by_name(world.pool.name) == world.pool
         long_key = "".join(random.Random(4).choices(string.ascii_letters, k=20_000))
         assert repo.create_flow_run(make_run(world.flow.id, idempotency_key=long_key)).created
+        repo.add_variable(Variable(id=uuid.uuid4(), name=long_key, value=1))
+        assert repo.get_variable(long_key) is not None
     with raw() as conn:
         assert schema_version(conn, schema) == SCHEMA_VERSION
 

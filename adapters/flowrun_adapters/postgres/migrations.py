@@ -208,11 +208,21 @@ _TEXT_DIGEST_INDEXES: Final = (
         ON work_queues (work_pool_id, flowrun_text_digest(name))""",
 )
 
+# The same for the names the seeding side writes: a work pool's name and a variable's name
+# (its primary key until now; the table keeps no other key, as nothing refers to it).
+_SEEDED_NAME_DIGEST_INDEXES: Final = (
+    "ALTER TABLE work_pools DROP CONSTRAINT work_pools_name_key",
+    "CREATE UNIQUE INDEX uq_work_pools_name ON work_pools (flowrun_text_digest(name))",
+    "ALTER TABLE variables DROP CONSTRAINT variables_pkey",
+    "CREATE UNIQUE INDEX uq_variables_name ON variables (flowrun_text_digest(name))",
+)
+
 MIGRATIONS: Final = (
     Migration(1, "0001_initial", _INITIAL),
     Migration(2, "0002_filter_indexes", _FILTER_INDEXES),
     Migration(3, "0003_flow_run_fingerprints", _FINGERPRINTS),
     Migration(4, "0004_text_digest_indexes", _TEXT_DIGEST_INDEXES),
+    Migration(5, "0005_seeded_name_digest_indexes", _SEEDED_NAME_DIGEST_INDEXES),
 )
 """Every migration this version of flowrun-core knows, in order."""
 

@@ -140,9 +140,11 @@ _SELECT_DEPLOYMENTS: Final = rows.select_sql(
 
 _INSERT_POOL: Final = rows.insert_sql("work_pools", rows.WORK_POOL_COLUMNS)
 _SELECT_POOL: Final = rows.select_sql("work_pools", rows.WORK_POOL_COLUMNS, "WHERE id = %s")
-_SELECT_POOL_BY_NAME: Final = rows.select_sql(
-    "work_pools", rows.WORK_POOL_COLUMNS, "WHERE name = %s"
+_BY_NAME_DIGEST: Final = (
+    "WHERE flowrun_text_digest(name) = flowrun_text_digest(%(name)s) AND name = %(name)s"
 )
+"""A row by its name, through the name's digest index (migrations 0004 and 0005)."""
+_SELECT_POOL_BY_NAME: Final = rows.select_sql("work_pools", rows.WORK_POOL_COLUMNS, _BY_NAME_DIGEST)
 
 _INSERT_QUEUE: Final = rows.insert_sql("work_queues", rows.WORK_QUEUE_COLUMNS)
 _SELECT_QUEUE: Final = rows.select_sql("work_queues", rows.WORK_QUEUE_COLUMNS, "WHERE id = %s")
@@ -161,7 +163,7 @@ _SELECT_QUEUES_NAMED: Final = rows.select_sql(
 )
 
 _INSERT_VARIABLE: Final = rows.insert_sql("variables", rows.VARIABLE_COLUMNS)
-_SELECT_VARIABLE: Final = rows.select_sql("variables", rows.VARIABLE_COLUMNS, "WHERE name = %s")
+_SELECT_VARIABLE: Final = rows.select_sql("variables", rows.VARIABLE_COLUMNS, _BY_NAME_DIGEST)
 
 _INSERT_TASK_RUN: Final = rows.insert_sql("task_runs", rows.TASK_RUN_COLUMNS)
 _SELECT_TASK_RUN: Final = rows.select_sql("task_runs", rows.TASK_RUN_COLUMNS, "WHERE id = %s")
@@ -635,7 +637,8 @@ class PostgresRepository(
 
     def get_work_pool_by_name(self, name: str, /) -> WorkPool | None:
         """The work pool with this exact (case-sensitive) name."""
-        return self._one(_SELECT_POOL_BY_NAME, (rows.encode_text(name),), rows.work_pool_from_row)
+        params = {"name": rows.encode_text(name)}
+        return self._one(_SELECT_POOL_BY_NAME, params, rows.work_pool_from_row)
 
     def get_work_queue(self, work_queue_id: UUID, /) -> WorkQueue | None:
         """The work queue with this id."""
@@ -656,7 +659,8 @@ class PostgresRepository(
 
     def get_variable(self, name: str, /) -> Variable | None:
         """The workspace variable with this name."""
-        return self._one(_SELECT_VARIABLE, (rows.encode_text(name),), rows.variable_from_row)
+        params = {"name": rows.encode_text(name)}
+        return self._one(_SELECT_VARIABLE, params, rows.variable_from_row)
 
     def get_task_run(self, task_run_id: UUID, /) -> TaskRun | None:
         """The task run with this id."""
