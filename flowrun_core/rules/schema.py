@@ -34,11 +34,14 @@ Deviations from Prefect, all where Prefect answers 500 or has no stable answer:
   :class:`~flowrun_core.errors.CircularSchemaRef`; the meta-schema check runs at Prefect's
   stack depth (:mod:`flowrun_core.rules.stack_depth`), so a schema whose subschemas nest
   too deeply for Prefect is "circular" here at the same depth.
-* A ``$ref`` cycle that does not consume the instance is detected when it is re-entered, so
-  :class:`~flowrun_core.errors.CircularSchemaRef` is raised at once instead of after
-  exhausting the interpreter stack. A real ``RecursionError`` (for example a very deep
-  instance under a self-recursive schema) still maps to ``CircularSchemaRef``, as in Prefect,
-  and at about the same depth: the guard adds no stack frame of its own.
+* A ``$ref`` loop that does not consume the instance is detected once it has come back to
+  the same place several times (:data:`_MAX_REENTRIES`), so
+  :class:`~flowrun_core.errors.CircularSchemaRef` is raised long before the interpreter
+  stack runs out; a loop re-entered under ``not`` or ``if`` that ends at an earlier error
+  ends here too. A real ``RecursionError`` (a very deep instance under a self-recursive
+  schema) still maps to ``CircularSchemaRef``, as in Prefect, at about the same depth: the
+  guard is a generator as jsonschema's own ``$ref`` is. When the stack runs out inside
+  ``rpds`` (a pyo3 ``PanicException``), the answer is the same.
 * Prefect's ``_placeholders`` keyword is not added: it only fires for hydration-error
   placeholders, which never reach validation in this endpoint.
 * ``additionalProperties`` visits extra properties in instance order, where jsonschema's
@@ -124,36 +127,52 @@ _JSONPointerElement = str | int
 
 
 class _RefCycleError(Exception):
-    """A ``$ref`` was re-entered for the same instance: validation would never end."""
+    """A ``$ref`` kept being re-entered for the same instance: validation would never end."""
 
 
-_ACTIVE_REFS: ContextVar[set[tuple[int, int]] | None] = ContextVar(
+_ACTIVE_REFS: ContextVar[dict[tuple[int, int], int] | None] = ContextVar(
     "flowrun_core_active_refs", default=None
 )
 _DRAFT_REF = Draft202012Validator.VALIDATORS["$ref"]
+_MAX_REENTRIES: Final = 8
+"""Re-entries of one ``$ref`` for one instance on the active chain that prove a loop.
+
+One re-entry is not enough: ``not``, ``if`` and ``contains`` evaluate their subschema only
+up to its first error, so a cycle re-entered under them ends at that error when one comes
+first (recorded on 3.9.1). But evaluation is deterministic, and a subschema is consumed
+either up to its first error or completely: once the same ``$ref`` is re-entered for the
+same instance twice in the same way, it will be again, for ever. Eight re-entries are far
+past that, and far short of the stack's end (where a Rust extension may be the one to meet
+the ``RecursionError``)."""
 
 
 def _guarded_ref(
     validator: Any, ref: Any, instance: Any, schema: Mapping[str, Any]
 ) -> Iterator[ValidationError]:
-    """Draft 2020-12 ``$ref``, raising :class:`_RefCycleError` on a non-consuming cycle.
+    """Draft 2020-12 ``$ref``, raising :class:`_RefCycleError` on a non-consuming loop.
 
     The key is the identity of the subschema holding the ``$ref`` and of the instance. While
     the instance is not consumed it stays the same object; once it is consumed, a child of a
-    JSON tree is never its parent, so a repeated key on the active chain means a loop.
+    JSON tree is never its parent, so a key repeated on the active chain means the
+    evaluation came back to where it was (see :data:`_MAX_REENTRIES`). A generator, as
+    jsonschema's own ``$ref`` is, so the stack runs out at the same depth as in Prefect.
     """
     active = _ACTIVE_REFS.get()
     if active is None:
         yield from _follow(validator, ref, instance, schema)
         return
     key = (id(schema), id(instance))
-    if key in active:
+    entries = active.get(key, 0)
+    if entries > _MAX_REENTRIES:
         raise _RefCycleError
-    active.add(key)
+    active[key] = entries + 1
     try:
         yield from _follow(validator, ref, instance, schema)
     finally:
-        active.discard(key)
+        if entries:
+            active[key] = entries
+        else:
+            del active[key]
 
 
 def _follow(validator: Any, ref: Any, instance: Any, schema: Mapping[str, Any]) -> Any:
@@ -561,13 +580,29 @@ def _run(
     except Exception as exc:  # noqa: BLE001 - any other crash of the validator (Prefect: 500)
         msg = f"{INVALID_SCHEMA_PREFIX}the parameters cannot be checked against it"
         raise InvalidParameterSchema(f"{msg} ({crash_reason(exc)})") from None
+    except BaseException as exc:
+        if not _is_recursion_panic(exc):
+            raise
+        _CACHE.discard(key)
+        raise CircularSchemaRef from None
+
+
+def _is_recursion_panic(exc: BaseException) -> bool:
+    """Whether ``exc`` is the stack running out inside a Rust extension.
+
+    ``referencing`` compares resources with ``rpds``; when the interpreter's stack runs out
+    inside that comparison, the ``RecursionError`` reaches Rust and comes back as a pyo3
+    ``PanicException`` (a ``BaseException``). It is the same exhausted stack as a plain
+    ``RecursionError``, met a frame later, so it gets the same "circular" answer.
+    """
+    return type(exc).__name__ == "PanicException" and "RecursionError" in str(exc)
 
 
 def _collect_errors(validator: Any, instance: object) -> list[Any]:
     # Consumes the errors one frame above the validator's, as jsonschema's best_match does
     # inside Prefect's jsonschema.validate; may run on another thread, so the cycle guard's
     # context is set here.
-    token = _ACTIVE_REFS.set(set())
+    token = _ACTIVE_REFS.set({})
     try:
         return list(validator.iter_errors(instance))
     finally:
