@@ -34,6 +34,10 @@ KIND = "__prefect_kind"
 LIMIT = "Invalid jinja: the template exceeds a resource limit: "
 TOO_LARGE = f"{LIMIT}a value larger than {MAX_VALUE_SIZE} characters or items."
 RENDER_ERROR = "Invalid jinja: Failed to render template due to the following error: "
+BIG_INT_REPR = (
+    "ValueError('Exceeds the limit (4300 digits) for integer string conversion; use "
+    "sys.set_int_max_str_digits() to increase the limit')"
+)
 
 
 def hydrate(parameters: dict[str, JSON], variables: Mapping[str, JSON] | None = None) -> JSON:
@@ -932,3 +936,55 @@ def test_a_value_prefect_cannot_store_is_refused_after_the_walk_with_the_result(
     assert failure({"a": {KIND: "json", "value": deep}, "b": {KIND: "json", "value": "{"}}) == (
         "Invalid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"
     )
+
+
+# Recorded on 3.9.1 (compat batch 27): Prefect's environment folds constant operations when it
+# compiles a template, and the folding shows; the bounded sandbox folds them the same way.
+RENDER_ERROR = "Invalid jinja: Failed to render template due to the following error: "
+BIG_INT_REPR = (
+    "ValueError('Exceeds the limit (4300 digits) for integer string conversion; use "
+    "sys.set_int_max_str_digits() to increase the limit')"
+)
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{{ 2 * 3 or 1|nofilter }}", "6"),  # the unknown filter is folded away
+        ("{{ 'a' ~ 'b' or 1 is notatest }}", "ab"),
+        ("{{ 2 ** 3 and 4 + 1 }}", "5"),
+        ("{{ -1e308 - 1e308 }}", "-inf"),  # "-" was never intercepted
+    ],
+)
+def test_constant_operations_fold_as_in_prefect(template: str, expected: str) -> None:
+    assert render(template) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "error"),
+    [
+        (
+            "{% if false %}{{ 10**5000 }}{% endif %}",
+            BIG_INT_REPR,
+        ),
+        ("{% set x = 1e308 * 10 %}{{ x }}", "NameError(\"name 'inf' is not defined\")"),
+        (
+            "{{ 1 + 1 }}x{% filter length %}y{% endfilter %}",
+            "TypeError('sequence item 1: expected str instance, int found')",
+        ),
+    ],
+)
+def test_folded_constants_fail_as_in_prefect(template: str, error: str) -> None:
+    assert failure({"a": jinja(template)}) == f"{RENDER_ERROR}{error}"
+
+
+def test_an_integer_literal_past_4300_digits_is_invalid_jinja() -> None:
+    """Prefect's lexer raises a plain ValueError there and answers 500; here it is a 400."""
+    message = failure({"a": jinja("{{ " + "1" * 5000 + " }}")})
+    assert message.startswith("Invalid jinja: Exceeds the limit (4300 digits)")
+    assert render("{{ " + "1" * 4300 + " }}") == "1" * 4300
+
+
+def test_a_folded_constant_past_the_bounds_is_refused() -> None:
+    message = failure({"a": jinja("{% if false %}{{ 2 ** 200000 }}{% endif %}")})
+    assert message.startswith("Invalid jinja: the template exceeds a resource limit")
