@@ -35,6 +35,7 @@ from typing import Any, Final, TypeAlias, cast
 
 import jinja2
 from jinja2 import nodes
+from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -43,7 +44,7 @@ from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
 from flowrun_core.errors import HydrationFailed
-from flowrun_core.rules.stack_depth import collector_paused
+from flowrun_core.rules.stack_depth import call_as_if_at_depth, collector_paused
 
 __all__ = [
     "MAX_CALL_DEPTH",
@@ -54,6 +55,7 @@ __all__ = [
     "MAX_TEMPLATE_RANGE",
     "MAX_VALUE_SIZE",
     "MAX_WORK",
+    "PREFECT_RENDER_DEPTH",
     "parse_template",
     "render_template",
 ]
@@ -129,6 +131,10 @@ def parse_template(source: str) -> nodes.Template:
 def render_template(ast: nodes.Template) -> str:
     """Render a template from :func:`parse_template` inside the bounds.
 
+    The rendering runs as if from Prefect's stack depth (:data:`PREFECT_RENDER_DEPTH`), so
+    calls nested through macros, ``caller()`` and recursive loops run out of stack at the
+    same nesting as there, whoever calls.
+
     Raises:
         HydrationFailed: a bound was exceeded, or rendering failed (Prefect's message, also
             when the calls nest past the recursion limit).
@@ -136,23 +142,42 @@ def render_template(ast: nodes.Template) -> str:
     env = _environment()
     token = _BUDGET.set(_Budget())
     try:
-        # Calls may nest up to the recursion limit, where Prefect's render stops too.
         with collector_paused():
             _Instrument(env).visit(ast)
             ast.set_environment(env)
-            return _collect(env.from_string(ast).generate())
+            template = env.from_string(ast)
+        return call_as_if_at_depth(PREFECT_RENDER_DEPTH, functools.partial(_render, template))
     except _LimitExceeded as exc:
         raise HydrationFailed(
             f"Invalid jinja: the template exceeds a resource limit: {exc}."
         ) from None
     except RecursionError:
-        # Prefect reports it like any other error; its text depends on where the stack ran
-        # out, so the one Prefect 3.9.1 was recorded giving is used.
+        # Prefect reports it like any other error; its text depends on the exact frame where
+        # the stack ran out, so the one Prefect 3.9.1 gives in most recorded cases is used.
         raise HydrationFailed(f"{_RENDER_FAILED}{_RECURSION_REPR}") from None
     except Exception as exc:  # noqa: BLE001 - Prefect reports every render error this way
         raise HydrationFailed(f"{_RENDER_FAILED}{exc!r}") from None
     finally:
         _BUDGET.reset(token)
+
+
+def _render(template: jinja2.Template) -> str:
+    """Render on this thread under a fresh work budget (it may be a new thread)."""
+    token = _BUDGET.set(_Budget())
+    try:
+        return _collect(template.generate())
+    finally:
+        _BUDGET.reset(token)
+
+
+PREFECT_RENDER_DEPTH: Final = 30
+"""The stack depth from which Prefect 3.9.1 renders a template, calibrated on the recorded
+scenarios ``jinja_b27_*_recursion_depth_threshold`` (a macro recursing 190 levels renders, 200
+do not; recursive loops and ``caller()`` chains of 170 and 180 render) and
+``hydration_jinja_macro_depth``; 21 to 36 reproduce every status. The ``RecursionError``'s
+text depends on the exact frame where the stack ends; Prefect's is "maximum recursion depth
+exceeded" but for a ``caller()`` chain, which adds "while calling a Python object", and
+this library always gives the first."""
 
 
 _RENDER_FAILED: Final = "Invalid jinja: Failed to render template due to the following error: "
@@ -613,7 +638,10 @@ class _HardenedEnvironment(ImmutableSandboxedEnvironment):
             raise _LimitExceeded(f"calls nested more than {MAX_CALL_DEPTH} deep")
         budget.depth += 1
         try:
-            result = super().call(context, obj, *args, **kwargs)
+            # The sandbox's own ``call``, inlined: one frame per nested call, as in Prefect.
+            if not self.is_safe_callable(obj):
+                raise SecurityError(f"{obj!r} is not safely callable")
+            result = context.call(obj, *args, **kwargs)
         finally:
             budget.depth -= 1
         return _checked(result)
