@@ -157,6 +157,15 @@ def _problem(call: object) -> tuple[str, str]:
     return call.problems[0].type, call.problems[0].msg
 
 
+def _assert_unparsable(text: str) -> None:
+    with pytest.raises(WireProblem) as caught:
+        parse_datetime(text)
+    assert _problem(caught.value) == (
+        "value_error",
+        f"Value error, Unable to parse string [{text}]",
+    )
+
+
 @pytest.mark.parametrize(("text", "expected"), INT_CASES, ids=lambda v: repr(v)[:24])
 def test_integer_strings_read_as_prefect_reads_them(text: str, expected: object) -> None:
     if isinstance(expected, int):
@@ -195,12 +204,7 @@ def test_timestamp_and_time_strings_read_as_prefect_reads_them(
     text: str, expected: str | None
 ) -> None:
     if expected is None:
-        with pytest.raises(WireProblem) as caught:
-            parse_datetime(text)
-        assert _problem(caught.value) == (
-            "value_error",
-            f"Value error, Unable to parse string [{text}]",
-        )
+        _assert_unparsable(text)
         return
     before = datetime.now(UTC).date()
     moment = parse_datetime(text).isoformat()
@@ -234,12 +238,7 @@ ISO_CASES: list[tuple[str, str | None]] = [
 @pytest.mark.parametrize(("text", "expected"), ISO_CASES, ids=repr)
 def test_iso_strings_read_as_pendulum_reads_them(text: str, expected: str | None) -> None:
     if expected is None:
-        with pytest.raises(WireProblem) as caught:
-            parse_datetime(text)
-        assert _problem(caught.value) == (
-            "value_error",
-            f"Value error, Unable to parse string [{text}]",
-        )
+        _assert_unparsable(text)
     else:
         assert parse_datetime(text).isoformat() == expected
 
