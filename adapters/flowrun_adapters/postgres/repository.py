@@ -104,6 +104,19 @@ Conn = psycopg.Connection[Any]
 
 # -- statements ------------------------------------------------------------------------------
 
+
+def _digest_match(column: str, param: str) -> str:
+    """``column`` equal to the parameter, through the unique index on the column's digest.
+
+    Migrations 0004 and 0005 index long texts (keys and names) on their SHA-256 digest; the
+    digest comparison reaches that index, the plain one rules out a collision.
+    """
+    return (
+        f"flowrun_text_digest({column}) = flowrun_text_digest(%({param})s)"
+        f" AND {column} = %({param})s"
+    )
+
+
 _RUN_COLS: Final = rows.FLOW_RUN_COLUMNS
 _INSERT_RUN: Final = rows.insert_sql("flow_runs", _RUN_COLS)
 _INSERT_RUN_OR_NOTHING: Final = rows.insert_sql(
@@ -115,10 +128,8 @@ _SELECT_RUN: Final = rows.select_sql("flow_runs", _RUN_COLS, "WHERE id = %s")
 _SELECT_RUN_BY_KEY: Final = rows.select_sql(
     "flow_runs",
     _RUN_COLS,
-    "WHERE flow_id = %(flow_id)s AND flowrun_text_digest(idempotency_key) = "
-    "flowrun_text_digest(%(key)s) AND idempotency_key = %(key)s",
+    f"WHERE flow_id = %(flow_id)s AND {_digest_match('idempotency_key', 'key')}",
 )
-"""A run by its flow and key, through the digest index (migration 0004)."""
 _SELECT_RUNS: Final = rows.select_sql("flow_runs", _RUN_COLS)
 _COUNT_RUNS: Final = "SELECT count(*) FROM flow_runs"
 
@@ -140,21 +151,16 @@ _SELECT_DEPLOYMENTS: Final = rows.select_sql(
 
 _INSERT_POOL: Final = rows.insert_sql("work_pools", rows.WORK_POOL_COLUMNS)
 _SELECT_POOL: Final = rows.select_sql("work_pools", rows.WORK_POOL_COLUMNS, "WHERE id = %s")
-_BY_NAME_DIGEST: Final = (
-    "WHERE flowrun_text_digest(name) = flowrun_text_digest(%(name)s) AND name = %(name)s"
-)
-"""A row by its name, through the name's digest index (migrations 0004 and 0005)."""
-_SELECT_POOL_BY_NAME: Final = rows.select_sql("work_pools", rows.WORK_POOL_COLUMNS, _BY_NAME_DIGEST)
+_BY_NAME: Final = f"WHERE {_digest_match('name', 'name')}"
+_SELECT_POOL_BY_NAME: Final = rows.select_sql("work_pools", rows.WORK_POOL_COLUMNS, _BY_NAME)
 
 _INSERT_QUEUE: Final = rows.insert_sql("work_queues", rows.WORK_QUEUE_COLUMNS)
 _SELECT_QUEUE: Final = rows.select_sql("work_queues", rows.WORK_QUEUE_COLUMNS, "WHERE id = %s")
 _SELECT_QUEUE_BY_NAME: Final = rows.select_sql(
     "work_queues",
     rows.WORK_QUEUE_COLUMNS,
-    "WHERE work_pool_id = %(pool)s AND flowrun_text_digest(name) = flowrun_text_digest(%(name)s)"
-    " AND name = %(name)s",
+    f"{_BY_NAME} AND work_pool_id = %(pool)s",
 )
-"""A queue by its pool and name, through the digest index (migration 0004)."""
 _SELECT_QUEUES: Final = rows.select_sql(
     "work_queues", rows.WORK_QUEUE_COLUMNS, "WHERE work_pool_id = %s ORDER BY seq"
 )
@@ -163,7 +169,7 @@ _SELECT_QUEUES_NAMED: Final = rows.select_sql(
 )
 
 _INSERT_VARIABLE: Final = rows.insert_sql("variables", rows.VARIABLE_COLUMNS)
-_SELECT_VARIABLE: Final = rows.select_sql("variables", rows.VARIABLE_COLUMNS, _BY_NAME_DIGEST)
+_SELECT_VARIABLE: Final = rows.select_sql("variables", rows.VARIABLE_COLUMNS, _BY_NAME)
 
 _INSERT_TASK_RUN: Final = rows.insert_sql("task_runs", rows.TASK_RUN_COLUMNS)
 _SELECT_TASK_RUN: Final = rows.select_sql("task_runs", rows.TASK_RUN_COLUMNS, "WHERE id = %s")
