@@ -24,7 +24,7 @@ from flowrun_core.wire.pendulum_periods import (
     INTERVAL,
     MIXED_TYPES,
     WHOLE_DAY_OFFSET,
-    duration_overflows,
+    duration_span,
     interval_kind,
     read_duration,
 )
@@ -420,7 +420,7 @@ def _pendulum_parse(text: str) -> datetime:
         return datetime.now(UTC)
     duration = read_duration(text)
     if duration is not None:
-        if duration_overflows(duration):
+        if duration_span(duration) is None:
             raise TypeError(_NOT_A_DATETIME)
         value_error(
             "value is not a valid datetime it is a <class 'pendulum.duration.Duration'>", text

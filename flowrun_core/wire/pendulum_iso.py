@@ -30,9 +30,10 @@ from typing import Final
 
 import attrs
 
-__all__ = ["IsoUnparsable", "WholeDayOffset", "parse_pendulum_iso", "scan_pendulum_iso"]
+__all__ = ["DIGITS", "IsoUnparsable", "WholeDayOffset", "parse_pendulum_iso", "scan_pendulum_iso"]
 
-_DIGITS: Final = frozenset("0123456789")
+DIGITS: Final = frozenset("0123456789")
+"""The ASCII digits: the only ones pendulum's scanners read."""
 _MAX_OFFSET_MINUTES: Final = 24 * 60
 
 
@@ -71,7 +72,7 @@ class _Cursor:
 
     def digits(self, count: int) -> int:
         chunk = self.text[self.pos : self.pos + count]
-        if len(chunk) < count or not _DIGITS.issuperset(chunk):
+        if len(chunk) < count or not DIGITS.issuperset(chunk):
             raise IsoUnparsable
         self.pos += count
         return int(chunk)
@@ -93,7 +94,7 @@ class _Clock:
 def _fraction(cursor: _Cursor) -> int:
     """Microseconds from at least one digit (extra digits past the sixth are dropped)."""
     kept = ""
-    while cursor.current and cursor.current in _DIGITS:
+    while cursor.current and cursor.current in DIGITS:
         if len(kept) < 6:  # noqa: PLR2004
             kept += cursor.current
         cursor.skip()

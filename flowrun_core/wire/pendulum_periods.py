@@ -23,16 +23,15 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Final
 
-from flowrun_core.wire.pendulum_iso import IsoUnparsable, WholeDayOffset, scan_pendulum_iso
+from flowrun_core.wire.pendulum_iso import DIGITS, IsoUnparsable, WholeDayOffset, scan_pendulum_iso
 
 __all__ = [
     "INTERVAL",
     "MIXED_TYPES",
     "NOT_A_DATETIME",
     "WHOLE_DAY_OFFSET",
-    "duration_overflows",
+    "duration_span",
     "interval_kind",
-    "is_duration",
     "read_duration",
 ]
 
@@ -41,7 +40,6 @@ MIXED_TYPES: Final = "mixed"
 NOT_A_DATETIME: Final = "not a datetime"
 WHOLE_DAY_OFFSET: Final = "whole-day offset"
 
-_DIGITS: Final = frozenset("0123456789")
 _COUNTER: Final = 2**32
 _DATE_UNITS: Final = "YMWD"
 _TIME_UNITS: Final = "HMS"
@@ -53,7 +51,7 @@ _TIME_BLOCKERS: Final = {"H": "MS", "M": "S", "S": ""}
 def _number(text: str, pos: int) -> tuple[int, bool, int] | None:
     """A duration number at ``pos``: its value, whether it has a fraction, and the next pos."""
     start = pos
-    while pos < len(text) and text[pos] in _DIGITS:
+    while pos < len(text) and text[pos] in DIGITS:
         pos += 1
     if pos == start:
         return None
@@ -61,7 +59,7 @@ def _number(text: str, pos: int) -> tuple[int, bool, int] | None:
     fraction = pos < len(text) and text[pos] in {".", ","}
     if fraction:
         pos += 1
-        while pos < len(text) and text[pos] in _DIGITS:
+        while pos < len(text) and text[pos] in DIGITS:
             pos += 1
     return value, fraction, pos
 
@@ -98,15 +96,14 @@ def read_duration(text: str) -> dict[str, int] | None:
             return held
 
 
-def is_duration(text: str) -> bool:
-    """Whether pendulum reads ``text`` as an ISO 8601 duration."""
-    return read_duration(text) is not None
+def duration_span(units: dict[str, int]) -> timedelta | None:
+    """The duration as a ``timedelta``, or ``None`` when it is too long for one.
 
-
-def duration_overflows(units: dict[str, int]) -> bool:
-    """Whether the duration is too long for a ``timedelta`` (pendulum then fails)."""
+    A year counts 365 days and a month 30, as pendulum adds them; a duration too long for a
+    ``timedelta`` makes pendulum fail.
+    """
     try:
-        timedelta(
+        return timedelta(
             days=units.get("D", 0) + units.get("Y", 0) * 365 + units.get("M", 0) * 30,
             weeks=units.get("W", 0),
             hours=units.get("h", 0),
@@ -114,8 +111,7 @@ def duration_overflows(units: dict[str, int]) -> bool:
             seconds=units.get("s", 0),
         )
     except OverflowError:
-        return True
-    return False
+        return None
 
 
 def _accepts(unit: str, held: dict[str, int], *, in_time: bool, fraction: bool) -> bool:
@@ -143,7 +139,7 @@ def interval_kind(text: str, *, today: date) -> str | None:
             if units is None:
                 return None
             kinds.append("duration")
-            spans.append(_span(units))
+            spans.append(duration_span(units))
             continue
         try:
             moment, kind = scan_pendulum_iso(part, today=today)
@@ -166,24 +162,12 @@ def interval_kind(text: str, *, today: date) -> str | None:
     return NOT_A_DATETIME
 
 
-def _span(units: dict[str, int]) -> timedelta | None:
-    if duration_overflows(units):
-        return None
-    return timedelta(
-        days=units.get("D", 0) + units.get("Y", 0) * 365 + units.get("M", 0) * 30,
-        weeks=units.get("W", 0),
-        hours=units.get("h", 0),
-        minutes=units.get("m", 0),
-        seconds=units.get("s", 0),
-    )
-
-
 def _moment_and_span(moment: datetime, span: timedelta | None, *, forward: bool) -> str:
     """A date-time with a duration is an interval when the other end is a date-time too."""
     if span is None:
         return NOT_A_DATETIME
     try:
-        moment + span if forward else moment - span
+        _ = moment + span if forward else moment - span  # only its overflow matters
     except OverflowError:
         return NOT_A_DATETIME
     return INTERVAL
