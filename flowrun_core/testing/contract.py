@@ -176,6 +176,12 @@ def make_run(flow_id: uuid.UUID, **changes: Any) -> FlowRun:
     return FlowRun(**fields)
 
 
+def _long_text(seed: int) -> str:
+    """20,000 random letters and digits: text no store can compress into a short index entry."""
+    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
+    return "".join(rng.choices(string.ascii_letters + string.digits, k=20_000))
+
+
 class RepositoryContract(Generic[R]):
     """Every guarantee of :class:`~flowrun_core.ports.Repository`, as inherited tests.
 
@@ -480,8 +486,7 @@ class RepositoryContract(Generic[R]):
         length (a plain B-tree entry in PostgreSQL holds about 2.7 kB).
         """
         world = seed_world(repo)
-        rng = random.Random(7)  # noqa: S311 - test data, not secrets
-        text = "".join(rng.choices(string.ascii_letters + string.digits, k=20_000))
+        text = _long_text(7)
         first = repo.create_flow_run(make_run(world.flow.id, idempotency_key=text))
         assert first.created
         again = repo.create_flow_run(make_run(world.flow.id, idempotency_key=text))
@@ -500,8 +505,7 @@ class RepositoryContract(Generic[R]):
 
     def test_long_pool_and_variable_names_behave_as_short_ones(self, repo: R) -> None:
         """A 20,000-character work-pool or variable name is unique and found like a short one."""
-        rng = random.Random(8)  # noqa: S311 - test data, not secrets
-        name = "".join(rng.choices(string.ascii_letters + string.digits, k=20_000))
+        name = _long_text(8)
         pool = WorkPool(id=uuid.uuid4(), name=name)
         repo.add_work_pool(pool)
         assert repo.get_work_pool_by_name(name) == pool
