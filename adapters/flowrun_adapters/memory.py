@@ -131,83 +131,84 @@ def _copy(value: _T) -> _T:
 
 _RunRow = tuple[Any, ...]
 _RUN_FIELDS: Final = tuple(field.name for field in attrs.fields(FlowRun))
-_run_values: Final = operator.attrgetter(*_RUN_FIELDS)
-_RUN_FLOW_ID: Final = _RUN_FIELDS.index("flow_id")
-_RUN_DEPLOYMENT_ID: Final = _RUN_FIELDS.index("deployment_id")
-_RUN_JSON: Final = tuple(
-    _RUN_FIELDS.index(name) for name, is_attrs in _mutable_fields(FlowRun) if not is_attrs
-)
-"""Where a run's JSON containers are: frozen into the row's blob."""
+_JSON_FIELDS: Final = tuple(name for name, is_attrs in _mutable_fields(FlowRun) if not is_attrs)
+"""A run's JSON containers: kept in the row's last item, as one blob."""
+_PLAIN_FIELDS: Final = tuple(name for name in _RUN_FIELDS if name not in _JSON_FIELDS)
+"""Every other field: kept as it is, in this order, before the blob."""
+_plain_values: Final = operator.attrgetter(*_PLAIN_FIELDS)
+_json_values: Final = operator.attrgetter(*_JSON_FIELDS)
+_RUN_FLOW_ID: Final = _PLAIN_FIELDS.index("flow_id")
+_RUN_DEPLOYMENT_ID: Final = _PLAIN_FIELDS.index("deployment_id")
 _RUN_RECORDS: Final = tuple(
-    _RUN_FIELDS.index(name) for name, is_attrs in _mutable_fields(FlowRun) if is_attrs
+    _PLAIN_FIELDS.index(name) for name, is_attrs in _mutable_fields(FlowRun) if is_attrs
 )
-"""Where a run's attrs values holding containers are (its state): copied."""
+"""Where a row keeps the run's attrs values that can hold containers (its state)."""
+_RUN_RECORD_NAMES: Final = tuple(_PLAIN_FIELDS[index] for index in _RUN_RECORDS)
 _MARSHAL_VERSION: Final = 2
 """No back-references: every container a blob loads into is a new, unshared one."""
 
 
-def _copy_records(values: list[Any]) -> None:
-    for index in _RUN_RECORDS:
-        value = values[index]
-        if value is not None:
-            values[index] = _copy(value)
-
-
-def _copy_json_fields(values: list[Any]) -> None:
-    for index in _RUN_JSON:
-        value = values[index]
-        if value is not None:
-            values[index] = copy_json(value)
-
-
 def _run_row(run: FlowRun) -> _RunRow:
-    """What the store keeps for ``run``: its field values and a blob, sharing nothing mutable.
+    """What the store keeps for ``run``, sharing nothing mutable with it.
 
-    The last item is the blob of the JSON fields (whose own items are then ``None``), or
-    ``None`` when ``marshal`` refuses them and they are kept as deep copies.
+    The plain field values (:data:`_PLAIN_FIELDS`), then the JSON fields: one ``marshal``
+    blob, or a tuple of deep copies when ``marshal`` refuses them. A state holding a
+    container is copied; one without (the usual case) is immutable and kept as it is.
     """
-    values = list(_run_values(run))
+    plain = _plain_values(run)
+    found = _json_values(run)
     try:
-        blob: bytes | None = marshal.dumps(
-            tuple(values[index] for index in _RUN_JSON), _MARSHAL_VERSION
-        )
+        stored: bytes | tuple[Any, ...] = marshal.dumps(found, _MARSHAL_VERSION)
     except ValueError:
-        blob = None
-        _copy_json_fields(values)
-    else:
-        for index in _RUN_JSON:
-            values[index] = None
-    _copy_records(values)
-    values.append(blob)
-    return tuple(values)
+        stored = tuple(None if value is None else copy_json(value) for value in found)
+    for index in _RUN_RECORDS:
+        record = plain[index]
+        if record is not None and not _is_immutable(record):
+            copied = list(plain)
+            copied[index] = _copy(record)
+            plain = tuple(copied)
+    return (*plain, stored)
+
+
+def _is_immutable(value: object) -> bool:
+    """Whether an attrs value holds no dict or list at any depth (so it may be shared)."""
+    for name, is_attrs in _mutable_fields(type(value)):
+        current = getattr(value, name)
+        if current is not None and not (is_attrs and _is_immutable(current)):
+            return False
+    return True
 
 
 def _run_from_row(row: _RunRow) -> FlowRun:
     """A new FlowRun from a stored row, sharing nothing mutable with it."""
-    values = list(row[:-1])
-    blob = row[-1]
-    if blob is None:
-        _copy_json_fields(values)
+    fields = dict(zip(_PLAIN_FIELDS, row[:-1], strict=True))
+    stored = row[-1]
+    if isinstance(stored, bytes):
+        found = marshal.loads(stored)  # noqa: S302 - a blob _run_row made in this process
     else:
-        thawed = marshal.loads(blob)  # noqa: S302 - a blob _run_row made in this process
-        for index, value in zip(_RUN_JSON, thawed, strict=True):
-            values[index] = value
-    _copy_records(values)
-    return FlowRun(**dict(zip(_RUN_FIELDS, values, strict=True)))
+        found = tuple(None if value is None else copy_json(value) for value in stored)
+    fields.update(zip(_JSON_FIELDS, found, strict=True))
+    for name in _RUN_RECORD_NAMES:
+        record = fields[name]
+        if record is not None:
+            fields[name] = _copy(record)
+    return FlowRun(**fields)
 
 
 class _Unit(AbstractContextManager[None]):
-    """One unit of work on an :class:`InMemoryRepository` (a nested one is a savepoint).
+    """The units of work of one :class:`InMemoryRepository` (a nested one is a savepoint).
 
-    Holds the store's lock from enter to exit; on an exception, undoes the writes made
-    since enter. A class rather than a generator: a create enters one on every call.
+    Entering holds the store's lock until the matching exit; on an exception, the exit
+    undoes the writes made since its enter. One instance serves every unit of its
+    repository: the undo marks of open units are a stack on the repository, only touched
+    by the thread holding the lock. A class rather than a generator: a create enters one on
+    every call.
     """
 
-    __slots__ = ("_mark", "_repo")
+    __slots__ = ("_repo",)
 
     def __init__(self, repo: InMemoryRepository) -> None:
         self._repo = repo
-        self._mark = 0
 
     def __enter__(self) -> None:
         repo = self._repo
@@ -217,8 +218,7 @@ class _Unit(AbstractContextManager[None]):
         except BaseException:
             repo._lock.release()  # noqa: SLF001
             raise
-        self._mark = len(repo._undo)  # noqa: SLF001
-        repo._depth += 1  # noqa: SLF001
+        repo._marks.append(len(repo._undo))  # noqa: SLF001
 
     def __exit__(
         self,
@@ -227,12 +227,13 @@ class _Unit(AbstractContextManager[None]):
         tb: TracebackType | None,
     ) -> None:
         repo = self._repo
+        marks = repo._marks  # noqa: SLF001
         try:
+            mark = marks.pop()
             if exc_type is not None:
-                repo._rollback_to(self._mark)  # noqa: SLF001
+                repo._rollback_to(mark)  # noqa: SLF001
         finally:
-            repo._depth -= 1  # noqa: SLF001
-            if repo._depth == 0:  # noqa: SLF001
+            if not marks:
                 repo._undo.clear()  # noqa: SLF001
             repo._lock.release()  # noqa: SLF001
 
@@ -257,7 +258,9 @@ class InMemoryRepository(
         self._lock = threading.RLock()
         self._closed = False
         self._undo: list[Callable[[], None]] = []
-        self._depth = 0
+        self._marks: list[int] = []
+        """Where each open unit of work began in ``_undo`` (see :class:`_Unit`)."""
+        self._unit = _Unit(self)
         self._flows: dict[UUID, Flow] = {}
         self._deployments: dict[UUID, Deployment] = {}
         self._pools: dict[UUID, WorkPool] = {}
@@ -275,7 +278,7 @@ class InMemoryRepository(
 
     def transaction(self) -> AbstractContextManager[None]:
         """Hold the lock for the whole unit; undo its writes if the block raises."""
-        return _Unit(self)
+        return self._unit
 
     def _rollback_to(self, mark: int) -> None:
         while len(self._undo) > mark:
@@ -292,12 +295,18 @@ class InMemoryRepository(
 
     def _put(self, table: dict[Any, Any], key: object, value: object) -> None:
         """Write one entry, recording how to undo it when inside a transaction."""
-        if self._depth:
+        if self._marks:
             if key in table:
                 previous = table[key]
                 self._undo.append(lambda: table.__setitem__(key, previous))
             else:
                 self._undo.append(lambda: table.pop(key, None))
+        table[key] = value
+
+    def _put_new(self, table: dict[Any, Any], key: object, value: object) -> None:
+        """Write an entry whose key the caller has just found absent (see :meth:`_put`)."""
+        if self._marks:
+            self._undo.append(lambda: table.pop(key, None))
         table[key] = value
 
     # -- reads --------------------------------------------------------------------------
@@ -462,8 +471,9 @@ class InMemoryRepository(
             raise StorageIntegrityError(f"Task run {parent} does not exist.")
 
     def _insert_run(self, run: FlowRun) -> None:
-        if run.id in self._runs:
-            raise StorageIntegrityError(f"Flow run {run.id} already exists.")
+        run_id, runs = run.id, self._runs
+        if run_id in runs:
+            raise StorageIntegrityError(f"Flow run {run_id} already exists.")
         key = run.idempotency_key
         if key is not None and (run.flow_id, key) in self._run_keys:
             raise StorageIntegrityError(
@@ -471,8 +481,8 @@ class InMemoryRepository(
             )
         self._check_run_references(run)
         if key is not None:
-            self._put(self._run_keys, (run.flow_id, key), run.id)
-        self._put(self._runs, run.id, _run_row(run))
+            self._put_new(self._run_keys, (run.flow_id, key), run_id)
+        self._put_new(runs, run_id, _run_row(run))
 
     def create_flow_run(self, flow_run: FlowRun, /) -> Created[FlowRun]:
         """Insert, or return the run of the same flow holding the same truthy key."""

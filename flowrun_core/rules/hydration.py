@@ -63,6 +63,7 @@ __all__ = [
     "MAX_VALUE_SIZE",
     "MAX_WORK",
     "UnstorableHydration",
+    "copy_without_placeholders",
     "first_unencodable_string",
     "hydrate_parameters",
     "hydrate_root",
@@ -145,15 +146,10 @@ def hydrate_root(parameters: Mapping[str, JSON], variables: Mapping[str, JSON]) 
             every placeholder is resolved, parameters that hydration took past
             :data:`MAX_JSON_DEPTH` levels.
     """
+    plain = copy_without_placeholders(parameters)
+    if plain is not None:
+        return plain
     root = dict(parameters)
-    if _KIND not in root:
-        try:
-            return {
-                key: child if type(child) in SCALAR_TYPES else _copy_plain(child, 2)
-                for key, child in root.items()
-            }
-        except _NeedsWalk:
-            pass
     unstorable: list[str] = []
     token = _UNSTORABLE.set(unstorable)
     try:
@@ -169,6 +165,23 @@ def hydrate_root(parameters: Mapping[str, JSON], variables: Mapping[str, JSON]) 
     if unstorable:
         raise UnstorableHydration(unstorable[0], result)
     return result
+
+
+def copy_without_placeholders(parameters: Mapping[str, JSON]) -> dict[str, JSON] | None:
+    """What :func:`hydrate_root` returns for parameters that hold no placeholder: a copy.
+
+    ``None`` when a placeholder (or nesting too deep for the fast copy) needs the full walk.
+    No workspace variable is read, so a caller can tell before it prepares them.
+    """
+    if _KIND in parameters:
+        return None
+    try:
+        return {
+            key: child if type(child) in SCALAR_TYPES else _copy_plain(child, 2)
+            for key, child in parameters.items()
+        }
+    except _NeedsWalk:
+        return None
 
 
 class UnstorableHydration(HydrationFailed):

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from flowrun_core.errors import TooManyRelatedResources
-from flowrun_core.models import CreatedBy, FlowRun
+from flowrun_core.models import FlowRun
 
 __all__ = ["MAX_RELATED_RESOURCES", "check_related_resources", "related_resource_count"]
 
@@ -37,7 +37,8 @@ def related_resource_count(run: FlowRun, *, flow_tags: Iterable[str]) -> int:
     count += run.work_queue_id is not None
     count += run.work_pool_id is not None
     count += run.parent_task_run_id is not None
-    count += _names_a_creator(run.created_by)
+    created_by = run.created_by
+    count += created_by is not None and created_by.type in _CREATOR_TYPES
     return count + len({*run.tags, *flow_tags})
 
 
@@ -52,7 +53,3 @@ def check_related_resources(run: FlowRun, *, flow_tags: Iterable[str]) -> None:
             f"flow), and events allow at most {MAX_RELATED_RESOURCES}. Use fewer tags.",
             count,
         )
-
-
-def _names_a_creator(created_by: CreatedBy | None) -> bool:
-    return created_by is not None and created_by.type in _CREATOR_TYPES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 import attrs
@@ -20,6 +20,12 @@ from flowrun_core.models import (
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], UUID]
+
+_SCHEDULED: Final = StateType.SCHEDULED
+_SCHEDULED_NAME: Final = StateType.SCHEDULED.default_name
+_RUNNING: Final = StateType.RUNNING
+_TERMINAL_TYPES: Final = tuple(kind for kind in StateType if kind.is_terminal)
+"""Compared by identity (``in`` on a tuple), which skips the enum's Python-level hash."""
 
 
 def with_default_scheduled_time(
@@ -55,8 +61,8 @@ def initial_state(
         scheduled_time = clock()
         return State(
             id=new_id(),
-            type=StateType.SCHEDULED,
-            name=StateType.SCHEDULED.default_name,
+            type=_SCHEDULED,
+            name=_SCHEDULED_NAME,
             timestamp=clock(),
             state_details=StateDetails(
                 flow_run_id=flow_run_id,
@@ -87,9 +93,14 @@ def initial_state_fields(state: State, policy: FlowRunPolicy) -> dict[str, Any]:
     state's details must already name the run (see :func:`initial_state`).
     """
     kind = state.type
-    scheduled = kind is StateType.SCHEDULED
-    scheduled_time = state.state_details.scheduled_time if scheduled else None
-    started = kind is StateType.RUNNING or kind.is_terminal
+    timestamp = state.timestamp
+    if kind is _SCHEDULED:
+        scheduled_time = state.state_details.scheduled_time
+        started = terminal = False
+    else:
+        scheduled_time = None
+        terminal = kind in _TERMINAL_TYPES
+        started = terminal or kind is _RUNNING
     resuming = bool(policy.resuming)
     if resuming and started:
         policy = attrs.evolve(policy, resuming=False)
@@ -98,11 +109,11 @@ def initial_state_fields(state: State, policy: FlowRunPolicy) -> dict[str, Any]:
         "state_id": state.id,
         "state_type": kind,
         "state_name": state.name,
-        "start_time": state.timestamp if started else None,
-        "end_time": state.timestamp if kind.is_terminal else None,
-        "expected_start_time": scheduled_time if scheduled else state.timestamp,
+        "start_time": timestamp if started else None,
+        "end_time": timestamp if terminal else None,
+        "expected_start_time": scheduled_time if kind is _SCHEDULED else timestamp,
         "next_scheduled_start_time": scheduled_time,
-        "run_count": 1 if kind is StateType.RUNNING and not resuming else 0,
+        "run_count": 1 if kind is _RUNNING and not resuming else 0,
         "empirical_policy": policy,
     }
 

@@ -22,16 +22,17 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _all_utc(run: FlowRun) -> bool:
-    moments = (
-        run.created,
-        run.updated,
-        run.expected_start_time,
-        run.next_scheduled_start_time,
-        run.start_time,
-        run.end_time,
-        None if run.state is None else run.state.timestamp,
+    # Spelled out (no loop): it runs on every create.
+    state = run.state
+    return (
+        run.created.tzinfo is UTC
+        and run.updated.tzinfo is UTC
+        and (run.expected_start_time is None or run.expected_start_time.tzinfo is UTC)
+        and (run.next_scheduled_start_time is None or run.next_scheduled_start_time.tzinfo is UTC)
+        and (run.start_time is None or run.start_time.tzinfo is UTC)
+        and (run.end_time is None or run.end_time.tzinfo is UTC)
+        and (state is None or state.timestamp.tzinfo is UTC)
     )
-    return all(moment is None or moment.tzinfo is UTC for moment in moments)
 
 
 def as_stored(run: FlowRun) -> FlowRun:
@@ -60,7 +61,7 @@ def check_utc_range(run: FlowRun) -> None:
     run's expected and next scheduled start times); every other stored time is "now".
     """
     moment = run.next_scheduled_start_time
-    if moment is None:
+    if moment is None or moment.tzinfo is UTC:
         return
     try:
         moment.astimezone(UTC)

@@ -23,7 +23,7 @@ from flowrun_core.errors import (
     UnknownWorkQueue,
 )
 from flowrun_core.factories import later_than
-from flowrun_core.json_types import JSON, copy_json
+from flowrun_core.json_types import JSON, copy_json, copy_json_object
 from flowrun_core.models import (
     Created,
     CreatedBy,
@@ -32,7 +32,6 @@ from flowrun_core.models import (
     FlowRun,
     FlowRunPolicy,
     LabelValue,
-    State,
     StateCreate,
     WorkPool,
     WorkQueue,
@@ -47,7 +46,12 @@ from flowrun_core.ports import (
     SharedDeploymentReads,
     SharedFlowReads,
 )
-from flowrun_core.rules.hydration import UnstorableHydration, hydrate_root, require_object
+from flowrun_core.rules.hydration import (
+    UnstorableHydration,
+    copy_without_placeholders,
+    hydrate_root,
+    require_object,
+)
 from flowrun_core.rules.idempotency import Fingerprint, pointer_diff
 from flowrun_core.rules.idempotency import fingerprint as fingerprint_of
 from flowrun_core.rules.job_variables import validate_job_variables
@@ -121,9 +125,13 @@ class Built:
     """A hydrated value Prefect cannot store: raised where it fails (see ``check_event``)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class Checked:
-    """What the checks (steps 2 to 5) settle before a run is built."""
+    """What the checks (steps 2 to 5) settle before a run is built.
+
+    Not frozen: one is made on every create, and a frozen class's constructor costs several
+    times more; nothing changes it after :meth:`CreateSteps.check` returns it.
+    """
 
     request_state: StateCreate | None
     merged: dict[str, JSON]
@@ -212,7 +220,11 @@ class CreateSteps:
         this unit of work (see :meth:`flow_tags`); otherwise they are read when needed.
         """
         repository = self.repository
-        fingerprint = self.fingerprint(request)
+        fingerprint = (
+            None
+            if self._fingerprints is None or not request.idempotency_key
+            else fingerprint_of(request)
+        )
         checked = self.check(deployment, request, write=True)
         key = request.idempotency_key
         if key:
@@ -238,7 +250,9 @@ class CreateSteps:
                     run.state, flow_run_id=run.id, clock=self.clock, new_id=self.new_state_id
                 ),
             )
-        return Created(value=run, created=True)
+        # The adapter answers with the value it was given: ``run`` itself unless the stored
+        # form differs (a clock that is not UTC), where the caller still gets ``run``.
+        return result if result.value is run else Created(value=run, created=True)
 
     def build(
         self,
@@ -262,7 +276,9 @@ class CreateSteps:
         self, deployment: Deployment, request: DeploymentFlowRunCreate, *, write: bool
     ) -> Checked:
         """Steps 2 to 5: parameters, job variables and the work queue, in Prefect's order."""
-        request_state = with_default_scheduled_time(request.state, self.clock)
+        request_state = request.state
+        if request_state is not None:
+            request_state = with_default_scheduled_time(request_state, self.clock)
         merged, parameters, unstorable = self._parameters(deployment, request)
         work_pool = self._check_job_variables(deployment, request)
         work_queue_id, work_queue_name = deployment.work_queue_id, deployment.work_queue_name
@@ -293,7 +309,7 @@ class CreateSteps:
         checked: Checked,
         created_by: CreatedBy | None,
     ) -> FlowRun:
-        """Steps 6 to 8: the new run and its first state."""
+        """Steps 6 to 8: the run as Prefect builds and stores it, with its first state."""
         run_id = self.new_id()
         state = initial_state(
             checked.request_state,
@@ -302,16 +318,39 @@ class CreateSteps:
             flow_run_id=run_id,
             parent_task_run_id=request.parent_task_run_id,
         )
-        return self._build_run(
-            deployment,
-            request,
-            run_id=run_id,
-            state=state,
+        job_variables = request.job_variables
+        if job_variables:
+            job_variables = copy_json_object(job_variables)
+        elif job_variables is not None or not request.idempotency_key:
+            job_variables = {}
+        work_queue_id, work_queue_name = checked.work_queue
+        work_pool = checked.work_pool
+        pool = None if work_queue_id is None or work_pool is None else work_pool[0]
+        clock = self.clock
+        created = clock()
+        return FlowRun(
+            id=run_id,
+            created=created,
+            updated=later_than(created, clock()),
+            name=request.name or self.new_name(),
+            flow_id=deployment.flow_id,
+            deployment_id=deployment.id,
+            deployment_version=deployment.version,
+            work_queue_id=work_queue_id,
+            work_queue_name=work_queue_name,
             parameters=checked.parameters,
-            work_queue=checked.work_queue,
-            work_pool=checked.work_pool,
-            policy=checked.policy,
+            idempotency_key=request.idempotency_key,
+            context=copy_json_object(request.context) if request.context else {},
+            tags=union_tags(deployment.tags, request.tags),
+            labels=self._labels(deployment, request),
+            parent_task_run_id=request.parent_task_run_id,
+            infrastructure_document_id=request.infrastructure_document_id
+            or deployment.infrastructure_document_id,
             created_by=created_by,
+            work_pool_id=None if pool is None else pool.id,
+            work_pool_name=None if pool is None else pool.name,
+            job_variables=job_variables,
+            **initial_state_fields(state, checked.policy),
         )
 
     # -- idempotency -------------------------------------------------------------------
@@ -436,10 +475,12 @@ class CreateSteps:
         """
         merged = merge_parameters(deployment.parameters, request.parameters)
         unstorable = None
-        try:
-            parameters = hydrate_root(merged, _WorkspaceVariables(self.repository))
-        except UnstorableHydration as exc:  # Prefect goes on with the value (see check_event)
-            parameters, unstorable = exc.value, exc
+        parameters: JSON | None = copy_without_placeholders(merged)
+        if parameters is None:
+            try:
+                parameters = hydrate_root(merged, _WorkspaceVariables(self.repository))
+            except UnstorableHydration as exc:  # Prefect goes on (see check_event)
+                parameters, unstorable = exc.value, exc
         if effective_enforcement(
             request.enforce_parameter_schema, deployment.enforce_parameter_schema
         ):
@@ -532,52 +573,3 @@ class CreateSteps:
             )
             cached = self._deployment_labels = (deployment, base)
         return {**cached[1], **request.labels} if request.labels else dict(cached[1])
-
-    def _build_run(
-        self,
-        deployment: Deployment,
-        request: DeploymentFlowRunCreate,
-        *,
-        run_id: UUID,
-        state: State,
-        parameters: dict[str, JSON],
-        work_queue: tuple[UUID | None, str | None],
-        work_pool: tuple[WorkPool, WorkQueue] | None,
-        policy: FlowRunPolicy,
-        created_by: CreatedBy | None,
-    ) -> FlowRun:
-        """Steps 6 and 8: the run as Prefect builds and stores it, with its first state."""
-        keyed = bool(request.idempotency_key)
-        job_variables = request.job_variables
-        if job_variables is None and not keyed:
-            job_variables = {}
-        pool = None
-        if work_queue[0] is not None and work_pool is not None:
-            pool = work_pool[0]
-        created = self.clock()
-        return FlowRun(
-            id=run_id,
-            created=created,
-            updated=later_than(created, self.clock()),
-            name=request.name or self.new_name(),
-            flow_id=deployment.flow_id,
-            deployment_id=deployment.id,
-            deployment_version=deployment.version,
-            work_queue_id=work_queue[0],
-            work_queue_name=work_queue[1],
-            parameters=parameters,
-            idempotency_key=request.idempotency_key,
-            context={k: copy_json(v) for k, v in request.context.items()},
-            tags=union_tags(deployment.tags, request.tags),
-            labels=self._labels(deployment, request),
-            parent_task_run_id=request.parent_task_run_id,
-            infrastructure_document_id=request.infrastructure_document_id
-            or deployment.infrastructure_document_id,
-            created_by=created_by,
-            work_pool_id=None if pool is None else pool.id,
-            work_pool_name=None if pool is None else pool.name,
-            job_variables=None
-            if job_variables is None
-            else {k: copy_json(v) for k, v in job_variables.items()},
-            **initial_state_fields(state, policy),
-        )
