@@ -525,27 +525,38 @@ class DecodedRows(Generic[_K, _V]):
     """The values decoded from rows, each reused while its row reads back unchanged.
 
     Both SQL adapters lend shared deployments this way
-    (:class:`~flowrun_core.ports.SharedDeploymentReads`): the row is selected on every call,
-    so a change made by anyone is seen, and only the decoding is skipped. At most ``limit``
-    entries are kept; a full cache starts over. Values must never be mutated by callers.
+    (:class:`~flowrun_core.ports.SharedDeploymentReads`): the row is selected, so a change
+    made by anyone is seen, and only the decoding is skipped. An adapter that can tell that
+    nothing has changed since an entry was read (SQLite's ``data_version``) passes a
+    ``stamp`` naming that state, and :meth:`current` then lends the entry without a select.
+    At most ``limit`` entries are kept; a full cache starts over. Values must never be
+    mutated by callers.
     """
 
     def __init__(self, decode: Callable[[Sequence[Any]], _V], limit: int = 256) -> None:
         self._decode = decode
         self._limit = limit
-        self._entries: dict[_K, tuple[Sequence[Any], _V]] = {}
+        self._entries: dict[_K, tuple[Sequence[Any], _V, object]] = {}
 
-    def get(self, key: _K, row: Sequence[Any]) -> _V:
-        """The value decoded from ``row`` (the current row for ``key``)."""
+    def get(self, key: _K, row: Sequence[Any], stamp: object = None) -> _V:
+        """The value decoded from ``row`` (the current row for ``key``), read at ``stamp``."""
         entries = self._entries
         cached = entries.get(key)
         if cached is not None and cached[0] == row:
-            return cached[1]
-        value = self._decode(row)
-        if len(entries) >= self._limit:
-            entries.clear()
-        entries[key] = (row, value)
+            value = cached[1]
+        else:
+            value = self._decode(row)
+            if len(entries) >= self._limit:
+                entries.clear()
+        entries[key] = (row, value, stamp)
         return value
+
+    def current(self, key: _K, stamp: object) -> _V | None:
+        """The value last read for ``key`` at ``stamp`` (not ``None``), else ``None``."""
+        cached = self._entries.get(key)
+        if cached is None or stamp is None or cached[2] != stamp:
+            return None
+        return cached[1]
 
 
 def by_id_params(columns: Sequence[str], row: Sequence[Any]) -> tuple[Any, ...]:

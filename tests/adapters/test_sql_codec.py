@@ -340,3 +340,47 @@ def test_decoded_rows_are_reused_only_while_the_row_is_unchanged() -> None:
     cache.get("c", ("c", 1))  # the third key empties the full cache first
     assert cache.get("a", ("a", 2)) is not changed
     assert decoded == [("a", 1), ("a", 2), ("b", 1), ("c", 1), ("a", 2)]
+
+
+def test_decoded_rows_lend_a_value_only_for_the_stamp_it_was_read_at() -> None:
+    cache: DecodedRows[str, list[Any]] = DecodedRows(list)
+    value = cache.get("a", ("a", 1), stamp=(1, 0))
+    assert cache.current("a", (1, 0)) is value
+    assert cache.current("a", (2, 0)) is None  # another connection committed
+    assert cache.current("a", (1, 1)) is None  # this connection wrote or rolled back
+    assert cache.current("b", (1, 0)) is None  # never read
+    assert cache.get("a", ("a", 1), stamp=(2, 0)) is value  # same row: restamped, no decode
+    assert cache.current("a", (2, 0)) is value
+    cache.get("c", ("c", 1))  # no stamp: never lent without a select
+    assert cache.current("c", None) is None
+
+
+_INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
+
+@given(st.lists(st.one_of(st.none(), _INT64, st.text(max_size=3)), min_size=1, max_size=6))
+def test_a_non_null_insert_stores_the_row_the_full_insert_stores(values: list[Any]) -> None:
+    import sqlite3  # noqa: PLC0415 - only this test opens a database
+
+    columns = [f"c{i}" for i in range(len(values))]
+    conn = sqlite3.connect(":memory:")
+    conn.execute(f"CREATE TABLE t (n INTEGER PRIMARY KEY, {', '.join(columns)})")
+    conn.execute(rows.insert_sql("t", columns), values)
+    sql, params = rows.NonNullInsert("t", columns)(values)
+    conn.execute(sql, params)
+    assert "NULL" not in sql.upper()
+    assert len(params) == sum(v is not None for v in values)
+    first, second = conn.execute(f"SELECT {', '.join(columns)} FROM t ORDER BY n").fetchall()
+    assert first == second == tuple(values)
+
+
+def test_a_non_null_insert_makes_one_statement_per_null_pattern() -> None:
+    insert = rows.NonNullInsert("t", ["a", "b", "c"], " ON CONFLICT DO NOTHING")
+    sql, params = insert(("x", None, 1))
+    assert sql == "INSERT INTO t (a, c) VALUES (?, ?) ON CONFLICT DO NOTHING"
+    assert params == ("x", 1)
+    assert insert(("y", None, 2))[0] is sql  # the same pattern reuses the statement
+    assert insert((None, "z", None)) == (
+        "INSERT INTO t (b) VALUES (?) ON CONFLICT DO NOTHING",
+        ("z",),
+    )

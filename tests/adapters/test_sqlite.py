@@ -536,6 +536,79 @@ class Boom(Exception):
     pass
 
 
+# -- shared reads: lent from the cache only while nothing can have changed ---------------
+
+
+def _new_deployment(repo: SQLiteRepository, flow: Flow) -> Deployment:
+    deployment = Deployment(id=uuid.uuid4(), flow_id=flow.id, name="d", tags=("one",))
+    repo.add_deployment(deployment)
+    return deployment
+
+
+@contextmanager
+def _statements(repo: SQLiteRepository) -> Iterator[list[str]]:
+    """The SQL the repository's own connection runs inside the block (a test backdoor)."""
+    seen: list[str] = []
+    conn = repo._conn
+    conn.set_trace_callback(seen.append)
+    try:
+        yield seen
+    finally:
+        conn.set_trace_callback(None)
+
+
+def test_an_unchanged_shared_read_runs_no_select(repo: SQLiteRepository) -> None:
+    flow = new_flow(repo)
+    deployment = _new_deployment(repo, flow)
+    first = repo.get_shared_deployment(deployment.id)
+    first_flow = repo.get_shared_flow(flow.id)
+    with _statements(repo) as seen:
+        assert repo.get_shared_deployment(deployment.id) is first
+        assert repo.get_shared_flow(flow.id) is first_flow
+        repo.create_flow_run(make_run(flow))  # a run changes neither
+        assert repo.get_shared_deployment(deployment.id) is first
+    assert not [sql for sql in seen if sql.startswith("SELECT")]
+
+
+def test_a_shared_read_sees_another_connections_commit(db_path: Path) -> None:
+    with SQLiteRepository(db_path) as repo, SQLiteRepository(db_path) as other:
+        flow = new_flow(repo)
+        deployment = _new_deployment(repo, flow)
+        assert repo.get_shared_deployment(deployment.id) == deployment
+        changed = attrs.evolve(deployment, tags=("two",))
+        other.replace_deployment(changed)
+        assert repo.get_shared_deployment(deployment.id) == changed
+        missing = uuid.uuid4()
+        assert repo.get_shared_flow(missing) is None
+        other.add_flow(Flow(id=missing, name="late"))
+        assert repo.get_shared_flow(missing) == Flow(id=missing, name="late")
+        raw = sqlite3.connect(db_path)
+        with raw:
+            raw.execute("DELETE FROM deployments WHERE id = ?", (str(deployment.id),))
+        raw.close()
+        assert repo.get_shared_deployment(deployment.id) is None
+
+
+def test_a_shared_read_follows_own_writes_and_rollbacks(repo: SQLiteRepository) -> None:
+    flow = new_flow(repo)
+    deployment = _new_deployment(repo, flow)
+    assert repo.get_shared_deployment(deployment.id) == deployment
+    changed = attrs.evolve(deployment, tags=("two",))
+    with pytest.raises(Boom), repo.transaction():  # noqa: PT012
+        repo.replace_deployment(changed)
+        assert repo.get_shared_deployment(deployment.id) == changed
+        raise Boom
+    assert repo.get_shared_deployment(deployment.id) == deployment
+    with repo.transaction():
+        with pytest.raises(Boom), repo.transaction():  # noqa: PT012
+            repo.replace_deployment(changed)
+            assert repo.get_shared_deployment(deployment.id) == changed
+            raise Boom
+        assert repo.get_shared_deployment(deployment.id) == deployment
+    repo.replace_deployment(changed)
+    assert repo.get_shared_deployment(deployment.id) == changed
+
+
 def test_transaction_commits(repo: SQLiteRepository) -> None:
     flow = new_flow(repo)
     with repo.transaction():

@@ -90,10 +90,7 @@ _MEMORY: Final = ":memory:"
 # -- prepared statements (sqlite3 caches them per connection by their text) ----------------
 
 _RUN_COLS: Final = rows.FLOW_RUN_COLUMNS
-_INSERT_RUN: Final = rows.insert_sql("flow_runs", _RUN_COLS)
-_INSERT_RUN_OR_NOTHING: Final = rows.insert_sql(
-    "flow_runs", _RUN_COLS, " ON CONFLICT(flow_id, idempotency_key) DO NOTHING"
-)
+_RUN_KEY_CONFLICT: Final = " ON CONFLICT(flow_id, idempotency_key) DO NOTHING"
 _SELECT_RUN: Final = rows.select_sql("flow_runs", _RUN_COLS, "WHERE id = ?")
 _SELECT_RUN_BY_KEY: Final = rows.select_sql(
     "flow_runs", _RUN_COLS, "WHERE flow_id = ? AND idempotency_key = ?"
@@ -157,6 +154,7 @@ _UPSERT_FINGERPRINT: Final = (
     "ON CONFLICT(flow_run_id) DO UPDATE SET fingerprint = excluded.fingerprint"
 )
 _SELECT_FINGERPRINT: Final = "SELECT fingerprint FROM flow_run_fingerprints WHERE flow_run_id = ?"
+_DATA_VERSION: Final = "PRAGMA data_version"
 
 
 _URL_OPTIONS: Final = frozenset(
@@ -273,6 +271,15 @@ class SQLiteRepository(
         self._translate = Translator(self._path, self._busy_timeout)
         self._decoded: DecodedRows[str, Deployment] = DecodedRows(rows.deployment_from_row)
         self._decoded_flows: DecodedRows[str, Flow] = DecodedRows(rows.flow_from_row)
+        # Bumped by this connection's own writes to deployments and flows, and by every
+        # rollback: with the file's data_version (which other connections' commits change),
+        # it tells when a shared read may lend its cached value without a select.
+        self._epoch = 0
+        self._insert_run = rows.NonNullInsert("flow_runs", _RUN_COLS)
+        self._insert_run_or_nothing = rows.NonNullInsert("flow_runs", _RUN_COLS, _RUN_KEY_CONFLICT)
+        # The data_version read in the open transaction: no other connection can commit
+        # while this one holds the write lock (BEGIN IMMEDIATE), so one read serves it.
+        self._version: int | None = None
         background = checkpoint == "background" and not self._memory and not read_only
         self._checkpoint: CheckpointMode = checkpoint if background else "inline"
         self._conn = self._connect()
@@ -426,11 +433,14 @@ class SQLiteRepository(
             savepoint = f"flowrun_sp{depth}"
             with self._translate:
                 conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT {savepoint}")
+            if depth == 0:
+                self._version = None
             self._depth = depth + 1
             try:
                 yield
             except BaseException:
                 self._depth = depth
+                self._epoch += 1
                 if not self._closed:
                     if depth == 0:
                         _rollback_quietly(conn)
@@ -448,6 +458,7 @@ class SQLiteRepository(
                 "nothing in it was written."
             )
         if not conn.in_transaction:
+            self._epoch += 1
             raise StorageError(
                 f"SQLite database {self._path}: the transaction was rolled back by SQLite "
                 "after an error inside it; nothing in it was written."
@@ -456,6 +467,7 @@ class SQLiteRepository(
             with self._translate:
                 conn.execute("COMMIT" if depth == 0 else f"RELEASE {savepoint}")
         except StorageError:
+            self._epoch += 1
             if depth == 0:
                 _rollback_quietly(conn)
             raise
@@ -496,8 +508,11 @@ class SQLiteRepository(
                 return []
         return [convert(row) for row in found]
 
-    def _write(self, sql: str, params: Sequence[Any]) -> int:
+    def _write(self, sql: str, params: Sequence[Any], *, shared: bool = False) -> int:
+        """Run one write; ``shared``: it changes what shared reads lend (see ``_shared``)."""
         with self._session as conn, self._translate:
+            if shared:
+                self._epoch += 1
             count = conn.execute(sql, params).rowcount
             self._wrote()
             return count
@@ -523,9 +538,11 @@ class SQLiteRepository(
     def get_shared_deployment(self, deployment_id: UUID, /) -> Deployment | None:
         """The deployment, decoded once per distinct row (:class:`SharedDeploymentReads`).
 
-        The row is selected every time, so a deployment changed or removed behind the
-        adapter's back is seen; only the JSON decoding is skipped when the row is the one
-        last decoded for this id.
+        A deployment changed or removed behind the adapter's back is seen: the cached value
+        is lent without a select only while SQLite's ``data_version`` says no other
+        connection has committed since it was read, and this connection has neither written
+        a deployment or flow nor rolled back; otherwise the row is selected, and only its
+        JSON decoding is skipped when it is the row last decoded for this id.
         """
         return self._shared(_SELECT_DEPLOYMENT, str(deployment_id), self._decoded)
 
@@ -535,8 +552,16 @@ class SQLiteRepository(
 
     def _shared(self, sql: str, key: str, decoded: DecodedRows[str, _T]) -> _T | None:
         with self._session as conn, self._translate:
+            version = self._version if self._depth else None
+            if version is None:
+                version = int(conn.execute(_DATA_VERSION).fetchone()[0])
+                self._version = version
+            stamp = (version, self._epoch)
+            value = decoded.current(key, stamp)
+            if value is not None:
+                return value
             row = conn.execute(sql, (key,)).fetchone()
-            return None if row is None else decoded.get(key, row)
+            return None if row is None else decoded.get(key, row, stamp)
 
     def list_flows(self, *, name: str | None = None) -> Sequence[Flow]:
         """Flows in creation order, optionally only those with this exact name."""
@@ -653,11 +678,11 @@ class SQLiteRepository(
         row = rows.flow_run_to_row(flow_run)
         key = flow_run.idempotency_key
         if not key:
-            self._write(_INSERT_RUN, row)
+            self._write(*self._insert_run(row))
             return Created(value=flow_run, created=True)
         with self._session as conn, self._translate:
             # One statement decides, atomically: the unique index admits one row per key.
-            if conn.execute(_INSERT_RUN_OR_NOTHING, row).rowcount == 1:
+            if conn.execute(*self._insert_run_or_nothing(row)).rowcount == 1:
                 self._wrote()
                 return Created(value=flow_run, created=True)
             # A hit: the winner is committed (or ours, inside the caller's transaction),
@@ -693,16 +718,17 @@ class SQLiteRepository(
 
     def add_flow(self, flow: Flow, /) -> None:
         """Register a flow."""
-        self._write(_INSERT_FLOW, rows.flow_to_row(flow))
+        self._write(_INSERT_FLOW, rows.flow_to_row(flow), shared=True)
 
     def add_deployment(self, deployment: Deployment, /) -> None:
         """Register a deployment; its flow and (if set) its work queue must exist."""
-        self._write(_INSERT_DEPLOYMENT, rows.deployment_to_row(deployment))
+        self._write(_INSERT_DEPLOYMENT, rows.deployment_to_row(deployment), shared=True)
 
     def replace_deployment(self, deployment: Deployment, /) -> None:
         """Replace the stored deployment with this id (:class:`DeploymentUpdates`)."""
         row = rows.deployment_to_row(deployment)
-        if not self._write(_UPDATE_DEPLOYMENT, by_id_params(rows.DEPLOYMENT_COLUMNS, row)):
+        params = by_id_params(rows.DEPLOYMENT_COLUMNS, row)
+        if not self._write(_UPDATE_DEPLOYMENT, params, shared=True):
             raise StorageIntegrityError(f"Deployment {deployment.id} does not exist.")
 
     def add_work_pool(self, work_pool: WorkPool, /) -> None:
@@ -723,4 +749,4 @@ class SQLiteRepository(
 
     def add_flow_run(self, flow_run: FlowRun, /) -> None:
         """Insert a pre-existing run as is; a taken id or (flow, key) is an integrity error."""
-        self._write(_INSERT_RUN, rows.flow_run_to_row(flow_run))
+        self._write(*self._insert_run(rows.flow_run_to_row(flow_run)))
