@@ -32,8 +32,15 @@ INVALID_SCHEMA_PREFIX: Final = "Invalid schema: "
 
 
 def crash_reason(exc: BaseException) -> str:
-    """``"TypeName: first line of the message"``: a library's unexpected error, in one line."""
-    lines = str(exc).strip().splitlines()
+    """``"TypeName: first line of the message"``: a library's unexpected error, in one line.
+
+    A message that cannot be rendered (jsonschema pretty-prints the instance, which may be
+    nested deeper than the stack allows) is named by the exception's type alone.
+    """
+    try:
+        lines = str(exc).strip().splitlines()
+    except Exception as failure:  # noqa: BLE001 - any failure to render gets the same answer
+        return f"{type(exc).__name__} (its message could not be rendered: {type(failure).__name__})"
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 

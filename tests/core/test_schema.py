@@ -1295,6 +1295,22 @@ def test_a_schema_that_crashes_jsonschema_is_an_invalid_schema(
         assert "\n" not in message
 
 
+def test_a_crash_whose_message_cannot_be_printed_is_still_an_invalid_schema() -> None:
+    # jsonschema's UnknownType message pretty-prints the instance: 900 nested lists (what a
+    # json placeholder may hydrate to) exhaust the stack while it is printed (fuzz seed 48).
+    schema = {"properties": {"a": {"$ref": "#/x"}}, "x": {"type": "nonsense"}}
+    deep: Any = []
+    for _ in range(900):
+        deep = [deep]
+    for check in (validate_parameters, validation_report):
+        with pytest.raises(InvalidParameterSchema) as info:
+            check({"a": deep}, schema)
+        assert info.value.message == (
+            "Invalid schema: the parameters cannot be checked against it (UnknownType (its "
+            "message could not be rendered: RecursionError))"
+        )
+
+
 @pytest.mark.parametrize("pattern", ["a{4294967296}", "a{1,4294967295}"])
 def test_a_pattern_the_meta_schema_check_crashes_on_is_an_invalid_schema(pattern: str) -> None:
     # The meta-schema's regex format check calls re.compile, which raises OverflowError.
