@@ -153,7 +153,8 @@ def _run_row(run: FlowRun) -> _RunRow:
 
     The plain field values (:data:`_PLAIN_FIELDS`), then the JSON fields: one ``marshal``
     blob, or a tuple of deep copies when ``marshal`` refuses them. A state holding a
-    container is copied; one without (the usual case) is immutable and kept as it is.
+    container is copied; one without (the usual case) is kept as it is (:func:`_copy`
+    returns such a value unchanged).
     """
     plain = _plain_values(run)
     found = _json_values(run)
@@ -163,20 +164,12 @@ def _run_row(run: FlowRun) -> _RunRow:
         stored = tuple(None if value is None else copy_json(value) for value in found)
     for index in _RUN_RECORDS:
         record = plain[index]
-        if record is not None and not _is_immutable(record):
-            copied = list(plain)
-            copied[index] = _copy(record)
-            plain = tuple(copied)
+        copied = None if record is None else _copy(record)
+        if copied is not record:
+            values = list(plain)
+            values[index] = copied
+            plain = tuple(values)
     return (*plain, stored)
-
-
-def _is_immutable(value: object) -> bool:
-    """Whether an attrs value holds no dict or list at any depth (so it may be shared)."""
-    for name, is_attrs in _mutable_fields(type(value)):
-        current = getattr(value, name)
-        if current is not None and not (is_attrs and _is_immutable(current)):
-            return False
-    return True
 
 
 def _run_from_row(row: _RunRow) -> FlowRun:

@@ -220,11 +220,7 @@ class CreateSteps:
         this unit of work (see :meth:`flow_tags`); otherwise they are read when needed.
         """
         repository = self.repository
-        fingerprint = (
-            None
-            if self._fingerprints is None or not request.idempotency_key
-            else fingerprint_of(request)
-        )
+        fingerprint = self.fingerprint(request)
         checked = self.check(deployment, request, write=True)
         key = request.idempotency_key
         if key:
@@ -276,9 +272,7 @@ class CreateSteps:
         self, deployment: Deployment, request: DeploymentFlowRunCreate, *, write: bool
     ) -> Checked:
         """Steps 2 to 5: parameters, job variables and the work queue, in Prefect's order."""
-        request_state = request.state
-        if request_state is not None:
-            request_state = with_default_scheduled_time(request_state, self.clock)
+        request_state = with_default_scheduled_time(request.state, self.clock)
         merged, parameters, unstorable = self._parameters(deployment, request)
         work_pool = self._check_job_variables(deployment, request)
         work_queue_id, work_queue_name = deployment.work_queue_id, deployment.work_queue_name

@@ -393,7 +393,7 @@ def fails_after_validation(value: object) -> str | None:
     except WholeDayOffset:
         return f"Value error, {_WHOLE_DAY_OFFSET_MSG}"
     except IsoUnparsable:
-        return None
+        pass
     return None
 
 

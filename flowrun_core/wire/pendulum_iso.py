@@ -45,14 +45,13 @@ class WholeDayOffset(Exception):
     """The text reads, but its offset is a day or more, which Python's ``timezone`` refuses.
 
     pendulum keeps such an offset and Prefect fails only when it later uses it, so the
-    caller decides what to do: ``wall`` is the moment with the offset dropped (UTC), and
-    ``kind`` is ``"datetime"``.
+    caller decides what to do: ``wall`` is the moment with the offset dropped (UTC). Only
+    a date with a time carries an offset, so the text is always a ``"datetime"``.
     """
 
-    def __init__(self, wall: datetime, kind: str) -> None:
+    def __init__(self, wall: datetime) -> None:
         super().__init__("offset of a day or more")
         self.wall = wall
-        self.kind = kind
 
 
 @attrs.define
@@ -265,5 +264,5 @@ def _moment(day: date | None, clock: _Clock, today: date) -> datetime:
         raise IsoUnparsable from exc
     moment = datetime.combine(day, clock_time, tzinfo=zone)
     if whole_day:
-        raise WholeDayOffset(moment, "datetime")
+        raise WholeDayOffset(moment)
     return moment

@@ -146,7 +146,7 @@ def interval_kind(text: str, *, today: date) -> str | None:
         except IsoUnparsable:
             return None
         except WholeDayOffset as whole:
-            moment, kind = whole.wall, whole.kind
+            moment, kind = whole.wall, "datetime"
             whole_day = True
         kinds.append(kind)
         moments.append(moment)
