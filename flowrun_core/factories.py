@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 import coolname
 from uuid_utils import compat as uuid_compat
@@ -15,9 +17,11 @@ _SLUG = re.compile(r"^[a-z]+-[a-z]+$")
 _BLOCKED_WORDS = frozenset({"sexy", "demonic", "psycho", "bloody", "jihad", "nazi"})
 
 
-def utc_now() -> datetime:
-    """The current time as an aware UTC ``datetime``."""
-    return datetime.now(UTC)
+utc_now: Final[Callable[[], datetime]] = functools.partial(datetime.now, UTC)
+"""The current time as an aware UTC ``datetime``: ``datetime.now(UTC)``.
+
+A ``functools.partial`` rather than a function: a create reads the clock four times, and
+the partial calls straight into C without a Python frame of its own."""
 
 
 def later_than(earlier: datetime, now: datetime) -> datetime:

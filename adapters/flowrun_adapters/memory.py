@@ -49,6 +49,8 @@ __all__ = ["InMemoryRepository"]
 
 _T = TypeVar("_T")
 
+_CLOSED: Final = "The repository is closed."
+
 
 def _mutable_fields(cls: type) -> tuple[tuple[str, bool], ...]:
     """The fields of an attrs class that can hold dicts or lists: ``(name, is_attrs)``."""
@@ -144,6 +146,30 @@ _RUN_RECORDS: Final = tuple(
 )
 """Where a row keeps the run's attrs values that can hold containers (its state)."""
 _RUN_RECORD_NAMES: Final = tuple(_PLAIN_FIELDS[index] for index in _RUN_RECORDS)
+if _RUN_RECORD_NAMES != ("state",):  # pragma: no cover - a guard for model changes
+    msg = f"_run_row copies the state alone, but FlowRun's records are {_RUN_RECORD_NAMES}"
+    raise TypeError(msg)
+_RUN_STATE: Final = _PLAIN_FIELDS.index("state")
+
+
+def _container_paths(cls: type, prefix: str = "") -> list[str]:
+    """Dotted paths to every field under ``cls`` that can hold a dict or a list."""
+    paths: list[str] = []
+    for name, is_attrs in _mutable_fields(cls):
+        if not is_attrs:
+            paths.append(prefix + name)
+            continue
+        hint = typing.get_type_hints(cls)[name]
+        for arg in _type_args(hint):
+            if isinstance(arg, type) and attrs.has(arg):
+                paths.extend(_container_paths(arg, f"{prefix}{name}."))
+    return paths
+
+
+_STATE_CONTAINERS: Final = _container_paths(State)
+_state_containers: Final = operator.attrgetter(*_STATE_CONTAINERS)
+_NO_STATE_CONTAINERS: Final = (None,) * len(_STATE_CONTAINERS)
+"""A state whose container fields are all ``None`` (a new run's) is kept as it is."""
 _MARSHAL_VERSION: Final = 2
 """No back-references: every container a blob loads into is a new, unshared one."""
 
@@ -153,8 +179,8 @@ def _run_row(run: FlowRun) -> _RunRow:
 
     The plain field values (:data:`_PLAIN_FIELDS`), then the JSON fields: one ``marshal``
     blob, or a tuple of deep copies when ``marshal`` refuses them. A state holding a
-    container is copied; one without (the usual case) is kept as it is (:func:`_copy`
-    returns such a value unchanged).
+    container (:data:`_STATE_CONTAINERS`, read in one C call) is copied; one without, which
+    is a new run's, is kept as it is: states are frozen.
     """
     plain = _plain_values(run)
     found = _json_values(run)
@@ -162,13 +188,15 @@ def _run_row(run: FlowRun) -> _RunRow:
         stored: bytes | tuple[Any, ...] = marshal.dumps(found, _MARSHAL_VERSION)
     except ValueError:
         stored = tuple(None if value is None else copy_json(value) for value in found)
-    for index in _RUN_RECORDS:
-        record = plain[index]
-        copied = None if record is None else _copy(record)
-        if copied is not record:
-            values = list(plain)
-            values[index] = copied
-            plain = tuple(values)
+    state = run.state
+    try:
+        shared = state is None or _state_containers(state) == _NO_STATE_CONTAINERS
+    except AttributeError:  # a record on the way is None: _copy sorts it out
+        shared = False
+    if not shared:
+        values = list(plain)
+        values[_RUN_STATE] = _copy(state)
+        plain = tuple(values)
     return (*plain, stored)
 
 
@@ -206,11 +234,9 @@ class _Unit(AbstractContextManager[None]):
     def __enter__(self) -> None:
         repo = self._repo
         repo._lock.acquire()  # noqa: SLF001
-        try:
-            repo._check_open()  # noqa: SLF001
-        except BaseException:
+        if repo._closed:  # noqa: SLF001 - _check_open, inlined on the hot path
             repo._lock.release()  # noqa: SLF001
-            raise
+            raise StorageClosed(_CLOSED)
         repo._marks.append(len(repo._undo))  # noqa: SLF001
 
     def __exit__(
@@ -284,7 +310,7 @@ class InMemoryRepository(
 
     def _check_open(self) -> None:
         if self._closed:
-            raise StorageClosed("The repository is closed.")
+            raise StorageClosed(_CLOSED)
 
     def _put(self, table: dict[Any, Any], key: object, value: object) -> None:
         """Write one entry, recording how to undo it when inside a transaction."""
@@ -321,13 +347,15 @@ class InMemoryRepository(
     def get_shared_deployment(self, deployment_id: UUID, /) -> Deployment | None:
         """The stored deployment itself, not a copy (:class:`SharedDeploymentReads`)."""
         with self._lock:
-            self._check_open()
+            if self._closed:  # _check_open, inlined on the hot path (as below)
+                raise StorageClosed(_CLOSED)
             return self._deployments.get(deployment_id)
 
     def get_shared_flow(self, flow_id: UUID, /) -> Flow | None:
         """The stored flow itself, not a copy (:class:`SharedFlowReads`)."""
         with self._lock:
-            self._check_open()
+            if self._closed:
+                raise StorageClosed(_CLOSED)
             return self._flows.get(flow_id)
 
     def list_flows(self, *, name: str | None = None) -> Sequence[Flow]:
@@ -480,7 +508,8 @@ class InMemoryRepository(
     def create_flow_run(self, flow_run: FlowRun, /) -> Created[FlowRun]:
         """Insert, or return the run of the same flow holding the same truthy key."""
         with self._lock:
-            self._check_open()
+            if self._closed:
+                raise StorageClosed(_CLOSED)
             if flow_run.idempotency_key:
                 existing = self._run_keys.get((flow_run.flow_id, flow_run.idempotency_key))
                 if existing is not None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from contextlib import closing
 from typing import Any
 
+import attrs
 import pytest
-from flowrun_adapters.memory import InMemoryRepository
+from flowrun_adapters.memory import _PLAIN_FIELDS, InMemoryRepository
 
 from flowrun_core.testing import RepositoryContract
 from flowrun_core.testing.contract import make_run, seed_world
@@ -44,6 +45,7 @@ def _levels(value: Any) -> int:
 
 
 MARSHAL_NESTING_LIMIT = 2000
+_STATE_INDEX = _PLAIN_FIELDS.index("state")
 
 
 @pytest.mark.parametrize(
@@ -79,3 +81,52 @@ def test_runs_marshal_refuses_round_trip_and_stay_unshared(parameters: dict[str,
         }
     assert second.context == run.context
     assert second.labels == run.labels
+
+
+# -- a run's state is shared only while it holds no container ------------------------------
+
+
+@pytest.mark.parametrize("where", ["data", "run_input_keyset"])
+def test_a_state_holding_a_container_is_copied_on_insert(where: str) -> None:
+    repo = InMemoryRepository()
+    world = seed_world(repo)
+    run = make_run(world.flow.id)
+    assert run.state is not None
+    box: list[Any] = [1]
+    if where == "data":
+        state = attrs.evolve(run.state, data=box)
+    else:
+        details = attrs.evolve(run.state.state_details, run_input_keyset={"k": box})
+        state = attrs.evolve(run.state, state_details=details)
+    run = attrs.evolve(run, state=state)
+    repo.create_flow_run(run)
+    box.append(2)  # the caller's container changes after the insert
+    stored = repo.get_flow_run(run.id)
+    assert stored is not None
+    assert stored.state is not None
+    found = (
+        stored.state.data if where == "data" else stored.state.state_details.run_input_keyset["k"]  # type: ignore[index]
+    )
+    assert found == [1]
+
+
+def test_a_state_without_containers_is_kept_as_given() -> None:
+    repo = InMemoryRepository()
+    world = seed_world(repo)
+    run = make_run(world.flow.id)
+    repo.create_flow_run(run)
+    assert repo._runs[run.id][_STATE_INDEX] is run.state
+
+
+def test_a_state_without_details_is_stored_and_read_back() -> None:
+    """Not a valid model value, but the store must not crash on it (nothing to copy)."""
+    repo = InMemoryRepository()
+    world = seed_world(repo)
+    run = make_run(world.flow.id)
+    assert run.state is not None
+    run = attrs.evolve(run, state=attrs.evolve(run.state, state_details=None))
+    repo.create_flow_run(run)
+    stored = repo.get_flow_run(run.id)
+    assert stored is not None
+    assert stored.state is not None
+    assert stored.state.state_details is None
