@@ -1,13 +1,23 @@
 """A compiled fast path for parameter-schema enforcement (spec §5, issue 3).
 
 jsonschema's reused Draft 2020-12 validator costs tens of microseconds per call; a validator
-compiled by ``fastjsonschema`` costs a few. The two libraries do not agree on every keyword,
-so the compiled check is built only for schemas made of keywords whose meaning is the same in
-both (:func:`fast_path_obstacle` names the first thing that rules a schema out), and it is used
-only to *accept*: when it says "valid", jsonschema would say so too and can be skipped; when
-it says "invalid" (or fails in any way), the reference path runs and produces Prefect's
-message. A wrong "invalid" only costs time; a wrong "valid" would be a fidelity bug, which
-``tests/core/test_fast_schema.py`` hunts for with generated schemas and hostile instances.
+compiled by ``fastjsonschema`` costs a few, and jsonschema-rs's (Rust) a fraction of one. The
+libraries do not agree on every keyword, so a compiled check is built only for schemas made of
+keywords whose meaning is the same in all of them (:func:`fast_path_obstacle` names the first
+thing that rules a schema out), and it is used only to *accept*: when it says "valid",
+jsonschema would say so too and can be skipped; when it says "invalid" (or fails in any way),
+the reference path runs and produces Prefect's message. A wrong "invalid" only costs time; a
+wrong "valid" would be a fidelity bug, which ``tests/core/test_fast_schema.py`` hunts for with
+generated schemas and hostile instances.
+
+Which library compiles: jsonschema-rs's ``Draft202012Validator`` (formats off), unless the
+schema holds a ``pattern`` (Rust's regular expressions are not Python's ``re``) or the Rust
+validator will not build it; then fastjsonschema, which runs ``re.search`` as jsonschema does.
+jsonschema-rs compares numbers exactly (big integers, integers against floats) and equal
+values as jsonschema does (``1 == 1.0``, ``True != 1``, in ``enum``, ``const`` and
+``uniqueItems``), but it takes a ``tuple`` for an array and lets ``inf`` pass ``maximum``: its
+check therefore also refuses non-finite floats, on top of the plain-JSON test below
+(checked against jsonschema-rs 0.61.2, the floor pinned in ``pyproject.toml``).
 
 What the compiled check relies on, keyword by keyword:
 
@@ -45,6 +55,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, NoReturn
 
 import fastjsonschema
+import jsonschema_rs
 
 from flowrun_core.json_types import JSON
 
@@ -137,7 +148,7 @@ _DOCUMENT_KEYS: Final = frozenset({"$id", "$schema", "$anchor", "$dynamicAnchor"
 """Keys refused anywhere in the document, data included (fastjsonschema walks it all)."""
 
 _REF: Final = re.compile(r"#/definitions/([A-Za-z0-9_]+)")
-_SCALAR_TYPES: Final = frozenset({str, int, float, bool, type(None)})
+_SCALAR_TYPES: Final[frozenset[type]] = frozenset({str, int, float, bool, type(None)})
 
 
 class _Obstacle(Exception):
@@ -228,6 +239,8 @@ class _Analysis:
         self._heights: dict[str, int] = {}
         self._active: list[str] = []
         self._function_names: dict[str, str] = {}
+        self.has_pattern = False
+        """Whether a ``pattern`` keyword was met (the compiled Rust check never judges one)."""
 
     def height_of_root(self, root: dict[str, JSON]) -> int:
         return self._height(root, "#", depth=1, root=True)
@@ -352,6 +365,7 @@ class _Analysis:
                 _refuse(f"'uniqueItems' at {where} is not a boolean")
         elif key == "pattern":
             _check_pattern(value, where)
+            self.has_pattern = True
         elif key == "format" and not isinstance(value, str):
             _refuse(f"'format' at {where} is not a string")
 
@@ -383,8 +397,10 @@ def fast_path_obstacle(schema: Mapping[str, JSON]) -> str | None:
     return None
 
 
-def _compilable_copy(schema: Mapping[str, JSON]) -> dict[str, JSON]:
-    """Check ``schema`` and return the copy to compile (``const`` rewritten as ``enum``).
+def _compilable_copy(schema: Mapping[str, JSON]) -> tuple[dict[str, JSON], bool]:
+    """Check ``schema``; return the copy to compile and whether it holds a ``pattern``.
+
+    The copy has each ``const`` rewritten as a one-item ``enum``.
 
     Raises:
         _Obstacle: The schema gets no fast path.
@@ -392,10 +408,11 @@ def _compilable_copy(schema: Mapping[str, JSON]) -> dict[str, JSON]:
     try:
         copied = copy.deepcopy(dict(schema))
         _scan_document(copied)
-        _Analysis(copied).height_of_root(copied)
+        analysis = _Analysis(copied)
+        analysis.height_of_root(copied)
     except RecursionError:
         _refuse("the schema nests too deeply")
-    return copied
+    return copied, analysis.has_pattern
 
 
 # --------------------------------------------------------------------------------------------
@@ -403,8 +420,14 @@ def _compilable_copy(schema: Mapping[str, JSON]) -> dict[str, JSON]:
 # --------------------------------------------------------------------------------------------
 
 
-def _is_plain_json(value: object, budget: int) -> bool:
-    """Whether ``value`` is made of exact JSON types and nests at most ``budget`` levels."""
+_NON_FLOAT_SCALARS: Final[frozenset[type]] = frozenset({str, int, bool, type(None)})
+
+
+def _is_plain_json(value: object, budget: int, scalars: frozenset[type] = _SCALAR_TYPES) -> bool:
+    """Whether ``value`` is made of exact JSON types and nests at most ``budget`` levels.
+
+    With ``scalars`` :data:`_NON_FLOAT_SCALARS`, floats must also be finite.
+    """
     kind = type(value)
     if kind is dict:
         if budget == 0:
@@ -412,17 +435,43 @@ def _is_plain_json(value: object, budget: int) -> bool:
         for key, item in value.items():  # type: ignore[attr-defined]
             if type(key) is not str:
                 return False
-            if type(item) not in _SCALAR_TYPES and not _is_plain_json(item, budget - 1):
+            if type(item) not in scalars and not _is_plain_json(item, budget - 1, scalars):
                 return False
         return True
     if kind is list:
         if budget == 0:
             return False
         for item in value:  # type: ignore[attr-defined]
-            if type(item) not in _SCALAR_TYPES and not _is_plain_json(item, budget - 1):
+            if type(item) not in scalars and not _is_plain_json(item, budget - 1, scalars):
                 return False
         return True
+    if kind is float:
+        return scalars is _SCALAR_TYPES or math.isfinite(value)  # type: ignore[arg-type]
     return kind in _SCALAR_TYPES
+
+
+def _compile_rust_check(prepared: dict[str, JSON]) -> Callable[[JSON], bool] | None:
+    """The check by jsonschema-rs's Draft 2020-12 validator, or ``None`` if it will not build.
+
+    Only for schemas without ``pattern`` (Rust's regular expressions are not Python's).
+    Instances must be plain JSON with finite floats: the Rust side converts ``inf`` to a
+    value that passes ``maximum``, and it would take a ``tuple`` for an array.
+    """
+    try:
+        validator = jsonschema_rs.Draft202012Validator(prepared, validate_formats=False)
+    except Exception:  # noqa: BLE001 - a schema it will not build just takes fastjsonschema
+        return None
+    is_valid = validator.is_valid
+
+    def check(instance: JSON) -> bool:
+        if not _is_plain_json(instance, MAX_INSTANCE_DEPTH, _NON_FLOAT_SCALARS):
+            return False
+        try:
+            return is_valid(instance) is True
+        except Exception:  # noqa: BLE001 - text it cannot encode, ...: let jsonschema decide
+            return False
+
+    return check
 
 
 def compile_fast_check(schema: Mapping[str, JSON]) -> Callable[[JSON], bool] | None:
@@ -441,9 +490,13 @@ def compile_fast_check(schema: Mapping[str, JSON]) -> Callable[[JSON], bool] | N
         "ask the reference validator", never "invalid" for sure. It never raises.
     """
     try:
-        prepared = _compilable_copy(schema)
+        prepared, has_pattern = _compilable_copy(schema)
     except _Obstacle:
         return None
+    if not has_pattern:
+        rust = _compile_rust_check(prepared)
+        if rust is not None:
+            return rust
     try:
         validate = fastjsonschema.compile(
             prepared,  # a copy: the reference resolver rewrites `$ref` in place

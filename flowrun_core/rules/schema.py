@@ -543,7 +543,7 @@ def schema_problem(schema: JSON) -> str | None:
 
 def _instance(value: Mapping[str, JSON] | JSON) -> JSON:
     """``value`` as jsonschema sees it: a mapping as a ``dict``, any other value as it is."""
-    if isinstance(value, Mapping) and not isinstance(value, dict):
+    if type(value) is not dict and isinstance(value, Mapping) and not isinstance(value, dict):
         return dict(value)
     return value
 

@@ -1238,9 +1238,20 @@ _json_trees = st.recursive(
 )
 
 
+def _signless_zeros(value: Any) -> Any:
+    """``value`` with ``-0.0`` as ``0.0``: equal numbers, which ``json.dumps`` tells apart."""
+    if isinstance(value, dict):
+        return {key: _signless_zeros(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_signless_zeros(item) for item in value]
+    return value + 0.0 if type(value) is float else value
+
+
 @given(_json_trees, _json_trees)
 def test_same_json_is_equality_with_scalar_types(left: Any, right: Any) -> None:
-    typed = json.dumps(left, sort_keys=True) == json.dumps(right, sort_keys=True)
+    typed = json.dumps(_signless_zeros(left), sort_keys=True) == json.dumps(
+        _signless_zeros(right), sort_keys=True
+    )
     assert same_json(left, right) == typed
     assert same_json(left, copy.deepcopy(left))
 
