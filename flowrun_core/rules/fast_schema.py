@@ -461,6 +461,10 @@ def _compile_rust_check(prepared: dict[str, JSON]) -> Callable[[JSON], bool] | N
         validator = jsonschema_rs.Draft202012Validator(prepared, validate_formats=False)
     except Exception:  # noqa: BLE001 - a schema it will not build just takes fastjsonschema
         return None
+    except BaseException as exc:
+        if not _is_panic(exc):
+            raise
+        return None
     is_valid = validator.is_valid
 
     def check(instance: JSON) -> bool:
@@ -470,8 +474,21 @@ def _compile_rust_check(prepared: dict[str, JSON]) -> Callable[[JSON], bool] | N
             return is_valid(instance) is True
         except Exception:  # noqa: BLE001 - text it cannot encode, ...: let jsonschema decide
             return False
+        except BaseException as exc:
+            if not _is_panic(exc):
+                raise
+            return False
 
     return check
+
+
+def _is_panic(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Rust panic surfacing as pyo3's ``PanicException``.
+
+    That class derives from ``BaseException`` (like ``KeyboardInterrupt``, which must go
+    on), and pyo3 does not export it under a stable name, so it is told by its name.
+    """
+    return type(exc).__name__ == "PanicException"
 
 
 def compile_fast_check(schema: Mapping[str, JSON]) -> Callable[[JSON], bool] | None:

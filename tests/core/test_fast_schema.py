@@ -795,3 +795,56 @@ def test_the_cached_schema_carries_a_fast_check() -> None:
     compiled = [v for v in schema_module._CACHE._data.values() if v.validator is not None]
     assert len(compiled) == 1
     assert compiled[0].fast_check is not None
+
+
+class PanicException(BaseException):
+    """Stands in for pyo3's ``PanicException``: what a panic inside Rust raises."""
+
+
+class _PanickingValidator:
+    def __init__(self, schema: Any, **options: Any) -> None:
+        self.is_valid = self._panic
+
+    @staticmethod
+    def _panic(instance: Any) -> bool:
+        raise PanicException("a panic inside jsonschema-rs")
+
+
+def test_a_rust_panic_leaves_the_instance_to_the_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        fast_schema_module.jsonschema_rs, "Draft202012Validator", _PanickingValidator
+    )
+    fast = compile_fast_check({"type": "object"})
+    assert fast is not None
+    assert fast({}) is False
+
+
+def test_a_rust_panic_while_compiling_falls_back_to_fastjsonschema(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def panic(*args: Any, **kwargs: Any) -> None:
+        raise PanicException("a panic inside jsonschema-rs")
+
+    monkeypatch.setattr(fast_schema_module.jsonschema_rs, "Draft202012Validator", panic)
+    fast = compile_fast_check({"type": "object"})
+    assert fast is not None
+    assert fast.__qualname__.startswith("compile_fast_check")
+    assert fast({}) is True
+
+
+def test_other_base_exceptions_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Interrupting:
+        def __init__(self, schema: Any, **options: Any) -> None:
+            self.is_valid = self._interrupt
+
+        @staticmethod
+        def _interrupt(instance: Any) -> bool:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(fast_schema_module.jsonschema_rs, "Draft202012Validator", Interrupting)
+    fast = compile_fast_check({"type": "object"})
+    assert fast is not None
+    with pytest.raises(KeyboardInterrupt):
+        fast({})
