@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Final, NoReturn
 from uuid import UUID
 
@@ -361,9 +361,18 @@ _COMMON: Final = re.compile(
 )
 
 
+def _today() -> date:
+    """Today in UTC: the day a time without a date is read on, as pendulum reads it.
+
+    A module function, looked up on each call, so that a replay of answers recorded at
+    another hour can pin the day (``tests/compat/replay.py``).
+    """
+    return datetime.now(UTC).date()
+
+
 def _pendulum_iso(text: str) -> datetime:
     try:
-        return parse_pendulum_iso(text, today=datetime.now(UTC).date())
+        return parse_pendulum_iso(text, today=_today())
     except IsoUnparsable as exc:
         raise _Unparsable from exc
     except WholeDayOffset as whole:
@@ -389,7 +398,7 @@ def fails_after_validation(value: object) -> str | None:
     if read_duration(value) is not None:
         return None
     try:
-        parse_pendulum_iso(value, today=datetime.now(UTC).date())
+        parse_pendulum_iso(value, today=_today())
     except WholeDayOffset:
         return f"Value error, {_WHOLE_DAY_OFFSET_MSG}"
     except IsoUnparsable:
@@ -407,7 +416,7 @@ def _pendulum_common(text: str) -> datetime:
         raise TypeError(_NOT_A_DATETIME)
     fields = (int(match["H"]), int(match["M"]), int(match["S"] or 0), _micros(match["f"]))
     if match["y"] is None:
-        return datetime.combine(datetime.now(UTC).date(), time(*fields), tzinfo=UTC)
+        return datetime.combine(_today(), time(*fields), tzinfo=UTC)
     # One constructor, as pendulum builds it: the date's fields are checked before the time's
     # ("2024-13-01 25:00" is refused for its month).
     year, month, day = int(match["y"]), int(match["m"] or 1), int(match["d"] or 1)
@@ -429,7 +438,7 @@ def _pendulum_parse(text: str) -> datetime:
         return _pendulum_iso(text)
     except _Unparsable:
         pass
-    interval = interval_kind(text, today=datetime.now(UTC).date())
+    interval = interval_kind(text, today=_today())
     if interval == INTERVAL:
         value_error(
             "value is not a valid datetime it is a <class 'pendulum.interval.Interval'>", text
