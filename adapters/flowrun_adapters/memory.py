@@ -141,13 +141,9 @@ _plain_values: Final = operator.attrgetter(*_PLAIN_FIELDS)
 _json_values: Final = operator.attrgetter(*_JSON_FIELDS)
 _RUN_FLOW_ID: Final = _PLAIN_FIELDS.index("flow_id")
 _RUN_DEPLOYMENT_ID: Final = _PLAIN_FIELDS.index("deployment_id")
-_RUN_RECORDS: Final = tuple(
-    _PLAIN_FIELDS.index(name) for name, is_attrs in _mutable_fields(FlowRun) if is_attrs
-)
-"""Where a row keeps the run's attrs values that can hold containers (its state)."""
-_RUN_RECORD_NAMES: Final = tuple(_PLAIN_FIELDS[index] for index in _RUN_RECORDS)
-if _RUN_RECORD_NAMES != ("state",):  # pragma: no cover - a guard for model changes
-    msg = f"_run_row copies the state alone, but FlowRun's records are {_RUN_RECORD_NAMES}"
+_RUN_RECORDS: Final = tuple(name for name, is_attrs in _mutable_fields(FlowRun) if is_attrs)
+if _RUN_RECORDS != ("state",):  # pragma: no cover - a guard for model changes
+    msg = f"rows copy the state alone (_unshared_state), but FlowRun's records are {_RUN_RECORDS}"
     raise TypeError(msg)
 _RUN_STATE: Final = _PLAIN_FIELDS.index("state")
 
@@ -155,12 +151,12 @@ _RUN_STATE: Final = _PLAIN_FIELDS.index("state")
 def _container_paths(cls: type, prefix: str = "") -> list[str]:
     """Dotted paths to every field under ``cls`` that can hold a dict or a list."""
     paths: list[str] = []
+    hints = typing.get_type_hints(cls)
     for name, is_attrs in _mutable_fields(cls):
         if not is_attrs:
             paths.append(prefix + name)
             continue
-        hint = typing.get_type_hints(cls)[name]
-        for arg in _type_args(hint):
+        for arg in _type_args(hints[name]):
             if isinstance(arg, type) and attrs.has(arg):
                 paths.extend(_container_paths(arg, f"{prefix}{name}."))
     return paths
@@ -169,7 +165,24 @@ def _container_paths(cls: type, prefix: str = "") -> list[str]:
 _STATE_CONTAINERS: Final = _container_paths(State)
 _state_containers: Final = operator.attrgetter(*_STATE_CONTAINERS)
 _NO_STATE_CONTAINERS: Final = (None,) * len(_STATE_CONTAINERS)
-"""A state whose container fields are all ``None`` (a new run's) is kept as it is."""
+
+
+def _unshared_state(state: State | None) -> State | None:
+    """``state`` itself when it holds no dict or list, otherwise a copy (:func:`_copy`).
+
+    States are frozen, so one without containers (a new run's) can be shared; its
+    container fields (:data:`_STATE_CONTAINERS`) are read in one C call.
+    """
+    if state is None:
+        return None
+    try:
+        if _state_containers(state) == _NO_STATE_CONTAINERS:
+            return state
+    except AttributeError:  # a record on the way is None: _copy sorts it out
+        pass
+    return _copy(state)
+
+
 _MARSHAL_VERSION: Final = 2
 """No back-references: every container a blob loads into is a new, unshared one."""
 
@@ -178,9 +191,8 @@ def _run_row(run: FlowRun) -> _RunRow:
     """What the store keeps for ``run``, sharing nothing mutable with it.
 
     The plain field values (:data:`_PLAIN_FIELDS`), then the JSON fields: one ``marshal``
-    blob, or a tuple of deep copies when ``marshal`` refuses them. A state holding a
-    container (:data:`_STATE_CONTAINERS`, read in one C call) is copied; one without, which
-    is a new run's, is kept as it is: states are frozen.
+    blob, or a tuple of deep copies when ``marshal`` refuses them. The state is kept as
+    :func:`_unshared_state` gives it.
     """
     plain = _plain_values(run)
     found = _json_values(run)
@@ -189,13 +201,10 @@ def _run_row(run: FlowRun) -> _RunRow:
     except ValueError:
         stored = tuple(None if value is None else copy_json(value) for value in found)
     state = run.state
-    try:
-        shared = state is None or _state_containers(state) == _NO_STATE_CONTAINERS
-    except AttributeError:  # a record on the way is None: _copy sorts it out
-        shared = False
-    if not shared:
+    kept = _unshared_state(state)
+    if kept is not state:
         values = list(plain)
-        values[_RUN_STATE] = _copy(state)
+        values[_RUN_STATE] = kept
         plain = tuple(values)
     return (*plain, stored)
 
@@ -209,10 +218,7 @@ def _run_from_row(row: _RunRow) -> FlowRun:
     else:
         found = tuple(None if value is None else copy_json(value) for value in stored)
     fields.update(zip(_JSON_FIELDS, found, strict=True))
-    for name in _RUN_RECORD_NAMES:
-        record = fields[name]
-        if record is not None:
-            fields[name] = _copy(record)
+    fields["state"] = _unshared_state(fields["state"])
     return FlowRun(**fields)
 
 
@@ -347,15 +353,13 @@ class InMemoryRepository(
     def get_shared_deployment(self, deployment_id: UUID, /) -> Deployment | None:
         """The stored deployment itself, not a copy (:class:`SharedDeploymentReads`)."""
         with self._lock:
-            if self._closed:  # _check_open, inlined on the hot path (as below)
-                raise StorageClosed(_CLOSED)
+            self._check_open()
             return self._deployments.get(deployment_id)
 
     def get_shared_flow(self, flow_id: UUID, /) -> Flow | None:
         """The stored flow itself, not a copy (:class:`SharedFlowReads`)."""
         with self._lock:
-            if self._closed:
-                raise StorageClosed(_CLOSED)
+            self._check_open()
             return self._flows.get(flow_id)
 
     def list_flows(self, *, name: str | None = None) -> Sequence[Flow]:
@@ -508,8 +512,7 @@ class InMemoryRepository(
     def create_flow_run(self, flow_run: FlowRun, /) -> Created[FlowRun]:
         """Insert, or return the run of the same flow holding the same truthy key."""
         with self._lock:
-            if self._closed:
-                raise StorageClosed(_CLOSED)
+            self._check_open()
             if flow_run.idempotency_key:
                 existing = self._run_keys.get((flow_run.flow_id, flow_run.idempotency_key))
                 if existing is not None:

@@ -15,9 +15,9 @@ schema holds a ``pattern`` (Rust's regular expressions are not Python's ``re``) 
 validator will not build it; then fastjsonschema, which runs ``re.search`` as jsonschema does.
 jsonschema-rs compares numbers exactly (big integers, integers against floats) and equal
 values as jsonschema does (``1 == 1.0``, ``True != 1``, in ``enum``, ``const`` and
-``uniqueItems``), but it takes a ``tuple`` for an array and lets ``inf`` pass ``maximum``: its
-check therefore also refuses non-finite floats, on top of the plain-JSON test below
-(checked against jsonschema-rs 0.61.2, the floor pinned in ``pyproject.toml``).
+``uniqueItems``), but it takes a ``tuple`` for an array and lets ``inf`` pass ``maximum``: both
+checks therefore judge only plain JSON with finite floats (see below; checked against
+jsonschema-rs 0.61.2, the floor pinned in ``pyproject.toml``).
 
 What the compiled check relies on, keyword by keyword:
 
@@ -40,10 +40,10 @@ These facts were checked against fastjsonschema 2.22.3 (the floor pinned in
 ``pyproject.toml``; older releases compare ``enum`` values differently).
 
 The compiled check also refuses (answers "invalid", so the reference path decides) any
-instance that is not plain JSON (a ``tuple``, a ``str`` subclass, a non-string key...) or
-that nests deeper than :data:`MAX_INSTANCE_DEPTH`; and schemas whose subschemas nest,
-through ``$ref`` too, deeper than :data:`MAX_EFFECTIVE_DEPTH` get no fast path, so that
-jsonschema's own recursion limit is never what decides.
+instance that is not plain JSON (a ``tuple``, a ``str`` subclass, a non-string key, a NaN or
+an infinity...) or that nests deeper than :data:`MAX_INSTANCE_DEPTH`; and schemas whose
+subschemas nest, through ``$ref`` too, deeper than :data:`MAX_EFFECTIVE_DEPTH` get no fast
+path, so that jsonschema's own recursion limit is never what decides.
 """
 
 from __future__ import annotations
@@ -423,11 +423,8 @@ def _compilable_copy(schema: Mapping[str, JSON]) -> tuple[dict[str, JSON], bool]
 _NON_FLOAT_SCALARS: Final[frozenset[type]] = frozenset({str, int, bool, type(None)})
 
 
-def _is_plain_json(value: object, budget: int, scalars: frozenset[type] = _SCALAR_TYPES) -> bool:
-    """Whether ``value`` is made of exact JSON types and nests at most ``budget`` levels.
-
-    With ``scalars`` :data:`_NON_FLOAT_SCALARS`, floats must also be finite.
-    """
+def _is_plain_json(value: object, budget: int) -> bool:
+    """Whether ``value`` is exact JSON types, floats finite, at most ``budget`` levels deep."""
     kind = type(value)
     if kind is dict:
         if budget == 0:
@@ -435,27 +432,48 @@ def _is_plain_json(value: object, budget: int, scalars: frozenset[type] = _SCALA
         for key, item in value.items():  # type: ignore[attr-defined]
             if type(key) is not str:
                 return False
-            if type(item) not in scalars and not _is_plain_json(item, budget - 1, scalars):
+            if type(item) not in _NON_FLOAT_SCALARS and not _is_plain_json(item, budget - 1):
                 return False
         return True
     if kind is list:
         if budget == 0:
             return False
         for item in value:  # type: ignore[attr-defined]
-            if type(item) not in scalars and not _is_plain_json(item, budget - 1, scalars):
+            if type(item) not in _NON_FLOAT_SCALARS and not _is_plain_json(item, budget - 1):
                 return False
         return True
     if kind is float:
-        return scalars is _SCALAR_TYPES or math.isfinite(value)  # type: ignore[arg-type]
-    return kind in _SCALAR_TYPES
+        return math.isfinite(value)  # type: ignore[arg-type]
+    return kind in _NON_FLOAT_SCALARS
+
+
+def _guarded(accepts: Callable[[JSON], bool]) -> Callable[[JSON], bool]:
+    """The fast check around a compiled validator's ``accepts``.
+
+    ``True`` only when the instance is plain JSON (:func:`_is_plain_json`) and ``accepts``
+    returns ``True``. Any failure of the validator, a Rust panic included, means "ask the
+    reference".
+    """
+
+    def check(instance: JSON) -> bool:
+        if not _is_plain_json(instance, MAX_INSTANCE_DEPTH):
+            return False
+        try:
+            return accepts(instance) is True
+        except Exception:  # noqa: BLE001 - a rejection, or anything else: let jsonschema decide
+            return False
+        except BaseException as exc:
+            if not _is_panic(exc):
+                raise
+            return False
+
+    return check
 
 
 def _compile_rust_check(prepared: dict[str, JSON]) -> Callable[[JSON], bool] | None:
     """The check by jsonschema-rs's Draft 2020-12 validator, or ``None`` if it will not build.
 
     Only for schemas without ``pattern`` (Rust's regular expressions are not Python's).
-    Instances must be plain JSON with finite floats: the Rust side converts ``inf`` to a
-    value that passes ``maximum``, and it would take a ``tuple`` for an array.
     """
     try:
         validator = jsonschema_rs.Draft202012Validator(prepared, validate_formats=False)
@@ -465,21 +483,7 @@ def _compile_rust_check(prepared: dict[str, JSON]) -> Callable[[JSON], bool] | N
         if not _is_panic(exc):
             raise
         return None
-    is_valid = validator.is_valid
-
-    def check(instance: JSON) -> bool:
-        if not _is_plain_json(instance, MAX_INSTANCE_DEPTH, _NON_FLOAT_SCALARS):
-            return False
-        try:
-            return is_valid(instance) is True
-        except Exception:  # noqa: BLE001 - text it cannot encode, ...: let jsonschema decide
-            return False
-        except BaseException as exc:
-            if not _is_panic(exc):
-                raise
-            return False
-
-    return check
+    return _guarded(validator.is_valid)
 
 
 def _is_panic(exc: BaseException) -> bool:
@@ -525,13 +529,8 @@ def compile_fast_check(schema: Mapping[str, JSON]) -> Callable[[JSON], bool] | N
     except Exception:  # noqa: BLE001 - any failure to compile just means "no fast path"
         return None
 
-    def check(instance: JSON) -> bool:
-        if not _is_plain_json(instance, MAX_INSTANCE_DEPTH):
-            return False
-        try:
-            validate(instance)
-        except Exception:  # noqa: BLE001 - a rejection, or anything else: let jsonschema decide
-            return False
+    def accepts(instance: JSON) -> bool:
+        validate(instance)  # raises on a rejection
         return True
 
-    return check
+    return _guarded(accepts)

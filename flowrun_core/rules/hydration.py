@@ -66,6 +66,7 @@ __all__ = [
     "copy_without_placeholders",
     "first_unencodable_string",
     "hydrate_parameters",
+    "hydrate_placeholders",
     "hydrate_root",
     "json_depth_exceeds",
     "require_object",
@@ -149,6 +150,15 @@ def hydrate_root(parameters: Mapping[str, JSON], variables: Mapping[str, JSON]) 
     plain = copy_without_placeholders(parameters)
     if plain is not None:
         return plain
+    return hydrate_placeholders(parameters, variables)
+
+
+def hydrate_placeholders(parameters: Mapping[str, JSON], variables: Mapping[str, JSON]) -> JSON:
+    """:func:`hydrate_root` by the full walk, skipping its placeholder-free fast copy.
+
+    For a caller that has already tried :func:`copy_without_placeholders` and got ``None``;
+    the same arguments, result and errors as :func:`hydrate_root`.
+    """
     root = dict(parameters)
     unstorable: list[str] = []
     token = _UNSTORABLE.set(unstorable)

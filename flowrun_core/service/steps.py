@@ -49,7 +49,7 @@ from flowrun_core.ports import (
 from flowrun_core.rules.hydration import (
     UnstorableHydration,
     copy_without_placeholders,
-    hydrate_root,
+    hydrate_placeholders,
     require_object,
 )
 from flowrun_core.rules.idempotency import Fingerprint, pointer_diff
@@ -472,7 +472,7 @@ class CreateSteps:
         parameters: JSON | None = copy_without_placeholders(merged)
         if parameters is None:
             try:
-                parameters = hydrate_root(merged, _WorkspaceVariables(self.repository))
+                parameters = hydrate_placeholders(merged, _WorkspaceVariables(self.repository))
             except UnstorableHydration as exc:  # Prefect goes on (see check_event)
                 parameters, unstorable = exc.value, exc
         if effective_enforcement(

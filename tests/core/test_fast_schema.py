@@ -674,14 +674,24 @@ def test_jsonschema_rs_judges_what_fastjsonschema_will_not_compile() -> None:
         assert fast(instance) is reference(schema).is_valid(instance)
 
 
-def test_schemas_with_a_pattern_take_fastjsonschema_and_others_jsonschema_rs() -> None:
+def test_schemas_with_a_pattern_take_fastjsonschema_and_others_jsonschema_rs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Rust's regular expressions differ from Python's; only fastjsonschema runs ``re``."""
+    built: list[Any] = []
+    real = fast_schema_module.jsonschema_rs.Draft202012Validator
+
+    def recording(schema: Any, **options: Any) -> Any:
+        built.append(schema)
+        return real(schema, **options)
+
+    monkeypatch.setattr(fast_schema_module.jsonschema_rs, "Draft202012Validator", recording)
     plain = compile_fast_check({"properties": {"a": {"type": "string"}}})
-    patterned = compile_fast_check({"properties": {"a": {"type": "string", "pattern": "^x"}}})
     assert plain is not None
+    assert len(built) == 1
+    patterned = compile_fast_check({"properties": {"a": {"type": "string", "pattern": "^x"}}})
     assert patterned is not None
-    assert plain.__qualname__.startswith("_compile_rust_check")
-    assert patterned.__qualname__.startswith("compile_fast_check")
+    assert len(built) == 1  # not built by jsonschema-rs
     assert patterned({"a": "xy"}) is True
     assert patterned({"a": "yx"}) is False
 
@@ -829,9 +839,9 @@ def test_a_rust_panic_while_compiling_falls_back_to_fastjsonschema(
 
     monkeypatch.setattr(fast_schema_module.jsonschema_rs, "Draft202012Validator", panic)
     fast = compile_fast_check({"type": "object"})
-    assert fast is not None
-    assert fast.__qualname__.startswith("compile_fast_check")
+    assert fast is not None  # fastjsonschema's
     assert fast({}) is True
+    assert fast([]) is False
 
 
 def test_other_base_exceptions_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
