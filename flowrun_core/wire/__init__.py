@@ -20,6 +20,7 @@ from flowrun_core.wire._common import (
     NOT_FOUND,
     WireOptions,
     WireResponse,
+    deep_body_guard,
     invalid,
     lower,
     parsed_body,
@@ -143,18 +144,19 @@ def handle_create_flow_run(
     :class:`WireResponse`.
     """
     options = options or WireOptions()
-    decoded = _decode(service, deployment_id, body, headers, options)
-    if isinstance(decoded, WireResponse):
-        return decoded
-    target, request, created_by = decoded
-    try:
-        result = service.create_flow_run_from_deployment(target, request, created_by=created_by)
-    except FlowRunError as exc:
-        return _problem(exc, options)
-    return WireResponse(
-        status=201 if result.created else 200,
-        json=encode_flow_run(result.value, now=service.clock()),
-    )
+    with deep_body_guard(body):
+        decoded = _decode(service, deployment_id, body, headers, options)
+        if isinstance(decoded, WireResponse):
+            return decoded
+        target, request, created_by = decoded
+        try:
+            result = service.create_flow_run_from_deployment(target, request, created_by=created_by)
+        except FlowRunError as exc:
+            return _problem(exc, options)
+        return WireResponse(
+            status=201 if result.created else 200,
+            json=encode_flow_run(result.value, now=service.clock()),
+        )
 
 
 def _queue_json(queue: WorkQueue | None) -> JSON:
@@ -185,20 +187,21 @@ def handle_plan_flow_run(
     ``generated`` (see :meth:`~flowrun_core.service.FlowRunService.plan`).
     """
     options = options or WireOptions()
-    decoded = _decode(service, deployment_id, body, headers, options)
-    if isinstance(decoded, WireResponse):
-        return decoded
-    target, request, created_by = decoded
-    try:
-        plan = service.plan(target, request, created_by=created_by)
-    except FlowRunError as exc:
-        return _problem(exc, options)
-    return WireResponse(
-        status=200,
-        json={
-            "flow_run": encode_flow_run(plan.flow_run, now=service.clock()),
-            "replay": plan.replay,
-            "provenance": plan.provenance.as_json(),
-            "new_work_queue": _queue_json(plan.new_work_queue),
-        },
-    )
+    with deep_body_guard(body):
+        decoded = _decode(service, deployment_id, body, headers, options)
+        if isinstance(decoded, WireResponse):
+            return decoded
+        target, request, created_by = decoded
+        try:
+            plan = service.plan(target, request, created_by=created_by)
+        except FlowRunError as exc:
+            return _problem(exc, options)
+        return WireResponse(
+            status=200,
+            json={
+                "flow_run": encode_flow_run(plan.flow_run, now=service.clock()),
+                "replay": plan.replay,
+                "provenance": plan.provenance.as_json(),
+                "new_work_queue": _queue_json(plan.new_work_queue),
+            },
+        )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+from typing import Final
 from urllib.parse import unquote
 from uuid import UUID
 
@@ -12,6 +14,7 @@ import attrs
 
 from flowrun_core.errors import ErrorDetail, InvalidRequest
 from flowrun_core.json_types import JSON
+from flowrun_core.rules.stack_depth import collector_paused
 from flowrun_core.wire.problems import validation_envelope
 from flowrun_core.wire.request import JSONBody, UnreadableBody, read_json_body
 from flowrun_core.wire.response import encode_json
@@ -21,6 +24,7 @@ __all__ = [
     "PATH_UUID",
     "WireOptions",
     "WireResponse",
+    "deep_body_guard",
     "invalid",
     "lower",
     "parsed_body",
@@ -33,6 +37,24 @@ __all__ = [
 PATH_UUID = re.compile(
     r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 )
+
+
+_FEW_OPENERS: Final = 100
+"""Brackets and braces a body may hold and still be handled with the collector running."""
+
+
+def deep_body_guard(body: bytes | None) -> AbstractContextManager[None]:
+    """Pause the cyclic garbage collector while a body that may nest deeply is handled.
+
+    Parsing, decoding and encoding such a body recurse once per level and may run into
+    the recursion limit on purpose (Prefect answers it); a collection at that depth would run
+    unrelated finalizers without stack (see :mod:`flowrun_core.rules.stack_depth`). A body
+    nests no deeper than the ``[`` and ``{`` it holds, so one with few of them is handled
+    with the collector running.
+    """
+    if body and body.count(b"[") + body.count(b"{") > _FEW_OPENERS:
+        return collector_paused()
+    return nullcontext()
 
 
 def path_uuid(segment: str) -> UUID | None:

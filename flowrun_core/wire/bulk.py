@@ -36,6 +36,7 @@ from flowrun_core.wire._common import (
     NOT_FOUND,
     WireOptions,
     WireResponse,
+    deep_body_guard,
     invalid,
     lower,
     path_uuid,
@@ -164,6 +165,17 @@ def handle_bulk_create_flow_runs(
     :class:`~flowrun_core.wire.WireResponse`.
     """
     options = options or WireOptions()
+    with deep_body_guard(body):
+        return _handle_bulk(service, deployment_id, body, headers, options)
+
+
+def _handle_bulk(
+    service: FlowRunService,
+    deployment_id: str,
+    body: bytes | None,
+    headers: Mapping[str, str] | None,
+    options: WireOptions,
+) -> WireResponse:
     target = path_uuid(deployment_id)
     if target is None:
         return NOT_FOUND

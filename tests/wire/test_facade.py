@@ -546,3 +546,49 @@ def test_a_lone_surrogate_prefect_keeps_is_refused_in_any_encoding(
     answer = post(env, body.encode(encoding))
     assert answer.status == 422, answer.json
     assert answer.json["exception_detail"][0]["type"] == "string_unicode"
+
+
+# -- the collector is paused while a deeply nested body is handled -------------------------
+
+
+def _collector_seen_while_parsing(env, monkeypatch, body: bytes, handler) -> list[bool]:
+    import gc  # noqa: PLC0415
+
+    from flowrun_core.wire import request as request_module  # noqa: PLC0415
+
+    seen: list[bool] = []
+    real = request_module.json.loads
+
+    class _Json:
+        JSONDecodeError = json.JSONDecodeError
+
+        @staticmethod
+        def loads(text):
+            seen.append(gc.isenabled())
+            return real(text)
+
+    monkeypatch.setattr(request_module, "json", _Json)
+    service, deployment = env
+    handler(service, str(deployment.id), body, {"content-type": "application/json"})
+    return seen
+
+
+@pytest.mark.parametrize("kind", ["create", "plan", "bulk"])
+def test_a_deeply_nested_body_is_handled_with_the_collector_paused(env, monkeypatch, kind):
+    """A collection at the recursion limit would run unrelated finalizers without stack."""
+    from flowrun_core.wire import handle_bulk_create_flow_runs, handle_plan_flow_run  # noqa: PLC0415
+
+    handler = {
+        "create": handle_create_flow_run,
+        "plan": handle_plan_flow_run,
+        "bulk": handle_bulk_create_flow_runs,
+    }[kind]
+    deep = b'{"parameters": {"a": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
+    shallow = b'{"parameters": {"a": [[1]]}}'
+    if kind == "bulk":
+        deep, shallow = b"[" + deep + b"]", b"[" + shallow + b"]"
+    assert _collector_seen_while_parsing(env, monkeypatch, deep, handler) == [False]
+    assert _collector_seen_while_parsing(env, monkeypatch, shallow, handler) == [True]
+    import gc  # noqa: PLC0415
+
+    assert gc.isenabled()
