@@ -153,9 +153,8 @@ def handle_create_flow_run(
             result = service.create_flow_run_from_deployment(target, request, created_by=created_by)
         except FlowRunError as exc:
             return _problem(exc, options)
-        return WireResponse(
-            status=201 if result.created else 200,
-            json=encode_flow_run(result.value, now=service.clock()),
+        return WireResponse.for_flow_run(
+            201 if result.created else 200, result.value, now=service.clock()
         )
 
 

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
 from typing import Final
 from urllib.parse import unquote
 from uuid import UUID
@@ -14,10 +15,12 @@ import attrs
 
 from flowrun_core.errors import ErrorDetail, InvalidRequest
 from flowrun_core.json_types import JSON
+from flowrun_core.models import FlowRun
 from flowrun_core.rules.stack_depth import collector_paused
 from flowrun_core.wire.problems import validation_envelope
 from flowrun_core.wire.request import JSONBody, UnreadableBody, read_json_body
-from flowrun_core.wire.response import encode_json
+from flowrun_core.wire.response import encode_flow_run, encode_json
+from flowrun_core.wire.run_body import flow_run_body
 
 __all__ = [
     "NOT_FOUND",
@@ -97,22 +100,79 @@ class WireOptions:
     bulk_outcomes: bool = False
 
 
-@attrs.frozen(kw_only=True)
 class WireResponse:
-    """A status code and a JSON body."""
+    """A status code and a JSON body; immutable.
+
+    ``WireResponse(status=..., json=...)`` holds a JSON value and encodes it when ``body``
+    is read. A handler answering with a flow run makes one with :meth:`for_flow_run`: its
+    ``body`` is written straight from the run, and its ``json`` is only built if read. The
+    two kinds compare equal, and answer the same, when status and JSON are equal.
+    """
+
+    __slots__ = ("_json", "_now", "_run", "status")
 
     status: int
-    json: JSON
+    _json: JSON
+    _run: FlowRun | None
+    _now: datetime | None
+
+    def __init__(self, *, status: int, json: JSON) -> None:
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "_json", json)
+        object.__setattr__(self, "_run", None)
+        object.__setattr__(self, "_now", None)
+
+    @classmethod
+    def for_flow_run(cls, status: int, run: FlowRun, *, now: datetime) -> WireResponse:
+        """A response whose JSON is ``encode_flow_run(run, now=now)``, built on demand."""
+        response = cls(status=status, json=None)
+        object.__setattr__(response, "_run", run)
+        object.__setattr__(response, "_now", now)
+        return response
+
+    @property
+    def json(self) -> JSON:
+        """The body as a JSON value."""
+        run, now = self._run, self._now
+        if run is None or now is None:
+            return self._json
+        return encode_flow_run(run, now=now)
 
     @property
     def body(self) -> bytes:
         """The body as the bytes to send."""
-        return encode_json(self.json)
+        run, now = self._run, self._now
+        if run is None or now is None:
+            return encode_json(self._json)
+        return flow_run_body(run, now=now)
 
     @property
     def content_type(self) -> str:
         """Always JSON."""
         return "application/json"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise attrs.exceptions.FrozenInstanceError
+
+    def __delattr__(self, name: str) -> None:
+        raise attrs.exceptions.FrozenInstanceError
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WireResponse):
+            return NotImplemented
+        return self.status == other.status and self.json == other.json
+
+    __hash__ = None  # type: ignore[assignment]  # equal by a JSON value, which may be a dict
+
+    def __getstate__(self) -> tuple[int, JSON, FlowRun | None, datetime | None]:
+        return self.status, self._json, self._run, self._now
+
+    def __setstate__(self, state: tuple[int, JSON, FlowRun | None, datetime | None]) -> None:
+        for name, value in zip(("status", "_json", "_run", "_now"), state, strict=True):
+            object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        return f"WireResponse(status={self.status!r}, json={self.json!r})"
 
 
 NOT_FOUND = WireResponse(status=404, json={"detail": "Not Found"})

@@ -18,7 +18,15 @@ from uuid import UUID
 from flowrun_core.json_types import JSON, RECURSIVE_LEVELS, TooDeepForRecursion, map_json
 from flowrun_core.models import CreatedBy, FlowRun, FlowRunPolicy, State, StateDetails
 
-__all__ = ["as_read_back", "encode_datetime", "encode_flow_run", "encode_json", "finite_json"]
+__all__ = [
+    "as_read_back",
+    "created_by_json",
+    "encode_datetime",
+    "encode_flow_run",
+    "encode_json",
+    "finite_json",
+    "policy_json",
+]
 
 
 def encode_datetime(value: datetime | None) -> str | None:
@@ -94,7 +102,8 @@ def _sorted(values: Iterable[str]) -> list[JSON]:
     return result
 
 
-def _policy(policy: FlowRunPolicy) -> dict[str, JSON]:
+def policy_json(policy: FlowRunPolicy) -> dict[str, JSON]:
+    """The run's ``empirical_policy`` as Prefect sends it (``pause_keys`` sorted)."""
     return {
         "max_retries": policy.max_retries,
         "retry_delay_seconds": _float(policy.retry_delay_seconds),
@@ -146,7 +155,8 @@ def _state(state: State | None) -> JSON:
     }
 
 
-def _created_by(created_by: CreatedBy | None) -> JSON:
+def created_by_json(created_by: CreatedBy | None) -> JSON:
+    """The run's ``created_by`` as Prefect sends it."""
     if created_by is None:
         return None
     return {
@@ -180,7 +190,7 @@ def encode_flow_run(run: FlowRun, *, now: datetime) -> dict[str, JSON]:
         "parameters": finite_json(run.parameters),
         "idempotency_key": run.idempotency_key,
         "context": finite_json(run.context),
-        "empirical_policy": _policy(run.empirical_policy),
+        "empirical_policy": policy_json(run.empirical_policy),
         "tags": _sorted(run.tags),
         "labels": labels,
         "parent_task_run_id": _uuid(run.parent_task_run_id),
@@ -197,7 +207,7 @@ def encode_flow_run(run: FlowRun, *, now: datetime) -> dict[str, JSON]:
         "auto_scheduled": run.auto_scheduled,
         "infrastructure_document_id": _uuid(run.infrastructure_document_id),
         "infrastructure_pid": run.infrastructure_pid,
-        "created_by": _created_by(run.created_by),
+        "created_by": created_by_json(run.created_by),
         "work_pool_id": _uuid(run.work_pool_id),
         "work_pool_name": run.work_pool_name,
         "state": _state(run.state),
