@@ -50,7 +50,7 @@ from flowrun_core.models import StateType
 from flowrun_core.seeding import Seeder
 from flowrun_core.service import FlowRunService
 from flowrun_core.wire import WireResponse, handle_create_flow_run
-from flowrun_core.wire.response import finite_json
+from flowrun_core.wire.response import encode_json, finite_json
 
 ALLOWED = frozenset({200, 201, 400, 404, 409, 422})
 """Every status an input may get; 503 is allowed only while storage faults are injected."""
@@ -991,6 +991,10 @@ def _run(world: World, case: Case, budget: float) -> tuple[str, WireResponse | N
         return f"UNEXPECTED non-JSON body ({exc}): {body[:200]!r}", response
     if parsed != finite_json(response.json):
         return "UNEXPECTED body differs from response.json", response
+    if body != encode_json(response.json):
+        # A run's body is written straight from the run (flow_run_body): byte for byte the
+        # reference encoder's text.
+        return "UNEXPECTED body is not encode_json(response.json)", response
     if response.content_type != "application/json":
         return "UNEXPECTED content type", response
     after = world.counts()
