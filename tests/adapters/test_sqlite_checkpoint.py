@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from flowrun_adapters.sqlite import SQLiteRepository
-from flowrun_adapters.sqlite import checkpoint as checkpoint_module
 from flowrun_adapters.sqlite.checkpoint import SAFETY_NET_PAGES, Checkpointer
 
 from flowrun_core.models import Flow, FlowRun
@@ -157,36 +156,3 @@ def test_a_missing_directory_ends_the_thread_quietly(tmp_path: Path) -> None:
     assert _eventually(lambda: not checkpointer.running)
     checkpointer.stop()
     assert checkpointer.rounds == 0
-
-
-def test_a_round_that_copied_pages_flushes_the_database_file(tmp_path: Path) -> None:
-    path = tmp_path / "flush.db"
-    with SQLiteRepository(path, checkpoint_every=10) as repo:
-        checkpointer = repo._checkpointer
-        assert checkpointer is not None
-        _fill(repo, 9)  # with the flow: the 10th write wakes the thread
-        assert _eventually(lambda: checkpointer.rounds == 1)
-        assert checkpointer.flushes == 1
-        # A round that copies nothing new leaves the file alone.
-        checkpointer.notify()
-        assert _eventually(lambda: checkpointer.rounds == 2)
-        assert checkpointer.flushes == 1
-        _fill(repo, 9)
-        assert _eventually(lambda: checkpointer.rounds == 3)
-        assert checkpointer.flushes == 2
-
-
-def test_a_refused_flush_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(fd: int) -> None:
-        raise OSError(5, "Input/output error")
-
-    monkeypatch.setattr(checkpoint_module, "_flush", refuse)
-    path = tmp_path / "refused.db"
-    with SQLiteRepository(path, checkpoint_every=10) as repo:
-        checkpointer = repo._checkpointer
-        assert checkpointer is not None
-        runs = _fill(repo, 29)
-        assert _eventually(lambda: checkpointer.rounds >= 2)
-        assert checkpointer.flushes == 0
-        assert checkpointer.running
-        assert repo.get_flow_run(runs[-1].id) == runs[-1]

@@ -18,31 +18,17 @@ The thread is woken by a count of writes, not by a timer: a thread that wakes 20
 second takes the GIL from the process's other threads each time, which slowed an in-memory
 repository in the same process by up to 40% on a 2-core machine.
 
-After each round that copied pages, the thread also flushes the database file to disk
-(``fdatasync``). SQLite syncs the database file only when a checkpoint has copied the whole
-log, which under steady writes only the safety-net checkpoint manages: that one commit then
-waited for every page the thread had copied since the last one. At a million stored runs those
-pages are scattered across the id index, and the wait was 50 to 150 ms every ~1,400 creates,
-a quarter of the write time (measured on this project's machine); flushed by the thread, it is
-a few milliseconds, as with ten thousand runs. The thread only moves that I/O off the writer's
-path: a flush never weakens durability.
-
 Durability is unchanged: a checkpoint copies committed pages only, and a process killed in the
 middle of one leaves a file SQLite recovers on the next open, as after any crash.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
-from collections.abc import Callable
 from typing import Final
 
 __all__ = ["DEFAULT_EVERY", "SAFETY_NET_PAGES", "Checkpointer"]
-
-_flush: Final[Callable[[int], None]] = getattr(os, "fdatasync", os.fsync)
-"""Flush a file's data to disk (``fsync`` where there is no ``fdatasync``)."""
 
 DEFAULT_EVERY: Final = 100
 """Writes between background checkpoints (a create writes some 6 pages to the log)."""
@@ -64,9 +50,8 @@ class Checkpointer:
     The thread sleeps until :meth:`notify` (the repository calls it every
     ``checkpoint_every`` writes), so an idle repository costs nothing: a thread that woke
     on a timer would take the GIL from the process's other threads many times a second.
-    Failures (a busy database, a file that went away, a flush the system refuses) are
-    ignored: the next round tries again, and the writers' inline checkpoint, which syncs as
-    SQLite always does, remains as a safety net.
+    Failures (a busy database, a file that went away) are ignored: the next round tries
+    again, and the writers' inline checkpoint remains as a safety net.
     """
 
     def __init__(self, path: str) -> None:
@@ -74,7 +59,6 @@ class Checkpointer:
         self._wake = threading.Event()
         self._stopped = False
         self._rounds = 0
-        self._flushes = 0
         self._thread = threading.Thread(
             target=self._run, name=f"flowrun-sqlite-checkpoint:{path}", daemon=True
         )
@@ -84,11 +68,6 @@ class Checkpointer:
     def rounds(self) -> int:
         """Checkpoints run so far."""
         return self._rounds
-
-    @property
-    def flushes(self) -> int:
-        """Rounds after which the database file was flushed to disk."""
-        return self._flushes
 
     @property
     def running(self) -> bool:
@@ -105,36 +84,18 @@ class Checkpointer:
         except sqlite3.Error:
             return
         try:
-            database = os.open(self._path, os.O_RDONLY)
-        except OSError:
-            database = None
-        flushed_at = 0  # frames of the log copied when the file was last flushed
-        try:
             while True:
                 self._wake.wait()
                 self._wake.clear()
                 if self._stopped:
                     return
                 try:
-                    # (busy, frames in the log, frames of it copied into the file so far)
-                    copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[2]
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error:
                     continue
-                if database is not None and copied > 0 and copied != flushed_at:
-                    self._flush(database)
-                    flushed_at = copied
-                self._rounds += 1  # last: a round counted is a round finished
+                self._rounds += 1
         finally:
             conn.close()
-            if database is not None:
-                os.close(database)
-
-    def _flush(self, database: int) -> None:
-        try:
-            _flush(database)
-        except OSError:
-            return
-        self._flushes += 1
 
     def stop(self) -> None:
         """Stop the thread and wait for it (a checkpoint under way finishes first)."""
