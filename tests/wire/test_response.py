@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flowrun_core.models import (
-    CreatedBy,
-    FlowRun,
     FlowRunPolicy,
-    State,
-    StateDetails,
     StateType,
 )
 from flowrun_core.wire.response import (
@@ -27,8 +24,10 @@ from flowrun_core.wire.response import (
     encode_json,
 )
 
+sys.path.insert(0, str(Path(__file__).parent))
+from wire_runs import T0, make_run
+
 RESULTS = Path(__file__).parents[1] / "compat" / "sample" / "results"
-T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def recorded_run_bodies() -> list[dict[str, Any]]:
@@ -39,33 +38,6 @@ def recorded_run_bodies() -> list[dict[str, Any]]:
             if isinstance(body, dict) and "flow_id" in body and response["status_code"] < 300:
                 bodies.append(body)
     return bodies
-
-
-def make_run(**changes: Any) -> FlowRun:
-    run_id = UUID(int=1)
-    state = State(
-        id=UUID(int=2),
-        type=StateType.SCHEDULED,
-        name="Scheduled",
-        timestamp=T0,
-        state_details=StateDetails(flow_run_id=run_id, scheduled_time=T0),
-    )
-    values: dict[str, Any] = {
-        "id": run_id,
-        "created": T0,
-        "updated": T0 + timedelta(milliseconds=3),
-        "name": "brave-fox",
-        "flow_id": UUID(int=3),
-        "state_id": state.id,
-        "state": state,
-        "state_type": state.type,
-        "state_name": state.name,
-        "expected_start_time": T0,
-        "next_scheduled_start_time": T0,
-        "created_by": CreatedBy(id=UUID(int=4), type="AUTOMATION", display_value="A"),
-    }
-    values.update(changes)
-    return FlowRun(**values)
 
 
 def test_recorded_bodies_exist() -> None:

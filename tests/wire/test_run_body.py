@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +23,9 @@ from flowrun_core.wire import WireResponse
 from flowrun_core.wire.response import encode_flow_run, encode_json
 from flowrun_core.wire.run_body import flow_run_body
 
-T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+sys.path.insert(0, str(Path(__file__).parent))
+from wire_runs import T0, make_run
+
 NOW = T0 + timedelta(seconds=90)
 
 
@@ -161,33 +165,6 @@ def test_the_bytes_are_the_reference_encoders(run: FlowRun, now: datetime) -> No
     assert outcome(lambda: flow_run_body(run, now=now)) == outcome(lambda: reference(run, now))
 
 
-def make_run(**changes: Any) -> FlowRun:
-    run_id = UUID(int=1)
-    state = State(
-        id=UUID(int=2),
-        type=StateType.SCHEDULED,
-        name="Scheduled",
-        timestamp=T0,
-        state_details=StateDetails(flow_run_id=run_id, scheduled_time=T0),
-    )
-    values: dict[str, Any] = {
-        "id": run_id,
-        "created": T0,
-        "updated": T0 + timedelta(milliseconds=3),
-        "name": "brave-fox",
-        "flow_id": UUID(int=3),
-        "state_id": state.id,
-        "state": state,
-        "state_type": state.type,
-        "state_name": state.name,
-        "expected_start_time": T0,
-        "next_scheduled_start_time": T0,
-        "parameters": {"x": [1, 2.5, None, True, "é"]},
-    }
-    values.update(changes)
-    return FlowRun(**values)
-
-
 def nested(depth: int) -> list[Any]:
     value: list[Any] = []
     for _ in range(depth - 1):
@@ -198,7 +175,7 @@ def nested(depth: int) -> list[Any]:
 @pytest.mark.parametrize(
     "changes",
     [
-        {},
+        {"parameters": {"x": [1, 2.5, None, True, "é"]}},
         {"name": "lone \ud800 surrogate"},
         {"parameters": {"deep": nested(3000)}},
         {"parameters": {"nan": float("nan"), "inf": [float("-inf")]}},
