@@ -76,7 +76,10 @@ def _text(value: str | None) -> str:
 
 
 def _id(value: UUID | None) -> str:
-    return "null" if value is None else f'"{value}"'
+    if value is None:
+        return "null"
+    # A UUID's text needs no escaping; anything else an adapter may hold is escaped.
+    return f'"{value}"' if type(value) is UUID else _quote(str(value))
 
 
 def _moment(value: datetime | None) -> str:

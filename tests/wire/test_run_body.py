@@ -202,6 +202,12 @@ def test_the_edge_cases_are_the_reference_encoders(changes: dict[str, Any]) -> N
     assert flow_run_body(run, now=NOW) == reference(run)
 
 
+def test_an_id_that_is_not_a_uuid_is_escaped_as_in_the_reference() -> None:
+    """An adapter outside this project might hand back ids as text."""
+    run = make_run(deployment_id='say "hi"\n', work_pool_id="é")
+    assert flow_run_body(run, now=NOW) == reference(run)
+
+
 def test_a_value_json_refuses_fails_as_in_the_reference() -> None:
     run = make_run(parameters={"big": 10**5000})
     with pytest.raises(ValueError, match="4300") as expected:
