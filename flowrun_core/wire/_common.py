@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -60,11 +61,14 @@ def deep_body_guard(body: bytes | None) -> AbstractContextManager[None]:
     return nullcontext()
 
 
+@functools.lru_cache(maxsize=256)
 def path_uuid(segment: str) -> UUID | None:
     """The id a ``{deployment_id}`` path segment names, or ``None`` (404 "Not Found").
 
     Starlette matches routes on the percent-decoded path, so ``%2D`` is a hyphen here too
     (recorded on 3.9.1); a segment that decodes to anything but a uuid matches no route.
+    Remembered for the last 256 segments (a UUID is immutable): a service sees the same few
+    deployments again and again, and parsing one costs more than the lookup.
     """
     text = unquote(segment) if "%" in segment else segment
     return UUID(text) if PATH_UUID.fullmatch(text) else None

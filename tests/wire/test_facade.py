@@ -13,6 +13,7 @@ from flowrun_adapters.memory import InMemoryRepository
 
 from flowrun_core import FlowRunService, Seeder, errors
 from flowrun_core.wire import WireOptions, handle_create_flow_run
+from flowrun_core.wire._common import path_uuid
 from flowrun_core.wire.problems import INTEGRITY_CONFLICT, problem_for
 
 
@@ -592,3 +593,24 @@ def test_a_deeply_nested_body_is_handled_with_the_collector_paused(env, monkeypa
     import gc  # noqa: PLC0415
 
     assert gc.isenabled()
+
+
+def test_path_ids_are_read_the_same_however_often_and_however_many() -> None:
+    """Path ids are remembered for the last few segments: more of them than that, repeated
+    in several passes, in plain, upper-case and percent-encoded spellings, read as at first."""
+    ids = [uuid.uuid4() for _ in range(300)]
+    spellings = {
+        segment: expected
+        for expected in ids
+        for segment in (
+            str(expected),
+            str(expected).upper(),
+            str(expected).replace("-", "%2D"),
+            str(expected).replace("-", ""),
+        )
+    }
+    spellings["not-a-uuid"] = None
+    spellings[str(ids[0])[:-1] + "%"] = None
+    for _ in range(3):
+        for segment, expected in spellings.items():
+            assert path_uuid(segment) == expected, segment
