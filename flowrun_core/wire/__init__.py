@@ -9,7 +9,7 @@ request had none) and the request headers, and send back ``response.status``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from uuid import UUID
 
 from flowrun_core.errors import FlowRunError, InvalidHeader, InvalidRequest, StorageValueError
@@ -143,19 +143,44 @@ def handle_create_flow_run(
     problems at once), then the service's rules. Nothing raises: every outcome is a
     :class:`WireResponse`.
     """
-    options = options or WireOptions()
+    return _answer(
+        service, deployment_id, body, headers, options=options or WireOptions(), respond=_created
+    )
+
+
+def _created(
+    service: FlowRunService,
+    target: UUID,
+    request: DeploymentFlowRunCreate,
+    created_by: CreatedBy | None,
+) -> WireResponse:
+    result = service.create_flow_run_from_deployment(target, request, created_by=created_by)
+    return WireResponse.for_flow_run(
+        201 if result.created else 200, result.value, now=service.clock()
+    )
+
+
+_Respond = Callable[[FlowRunService, UUID, DeploymentFlowRunCreate, CreatedBy | None], WireResponse]
+
+
+def _answer(
+    service: FlowRunService,
+    deployment_id: str,
+    body: bytes | None,
+    headers: Mapping[str, str] | None,
+    *,
+    options: WireOptions,
+    respond: _Respond,
+) -> WireResponse:
+    """Decode the request as Prefect does, then ``respond``; a rule's refusal is its problem."""
     with deep_body_guard(body):
         decoded = _decode(service, deployment_id, body, headers, options)
         if isinstance(decoded, WireResponse):
             return decoded
-        target, request, created_by = decoded
         try:
-            result = service.create_flow_run_from_deployment(target, request, created_by=created_by)
+            return respond(service, *decoded)
         except FlowRunError as exc:
             return _problem(exc, options)
-        return WireResponse.for_flow_run(
-            201 if result.created else 200, result.value, now=service.clock()
-        )
 
 
 def _queue_json(queue: WorkQueue | None) -> JSON:
@@ -185,22 +210,24 @@ def handle_plan_flow_run(
     provenance value is ``deployment``, ``request``, ``system``, ``hydration`` or
     ``generated`` (see :meth:`~flowrun_core.service.FlowRunService.plan`).
     """
-    options = options or WireOptions()
-    with deep_body_guard(body):
-        decoded = _decode(service, deployment_id, body, headers, options)
-        if isinstance(decoded, WireResponse):
-            return decoded
-        target, request, created_by = decoded
-        try:
-            plan = service.plan(target, request, created_by=created_by)
-        except FlowRunError as exc:
-            return _problem(exc, options)
-        return WireResponse(
-            status=200,
-            json={
-                "flow_run": encode_flow_run(plan.flow_run, now=service.clock()),
-                "replay": plan.replay,
-                "provenance": plan.provenance.as_json(),
-                "new_work_queue": _queue_json(plan.new_work_queue),
-            },
-        )
+    return _answer(
+        service, deployment_id, body, headers, options=options or WireOptions(), respond=_planned
+    )
+
+
+def _planned(
+    service: FlowRunService,
+    target: UUID,
+    request: DeploymentFlowRunCreate,
+    created_by: CreatedBy | None,
+) -> WireResponse:
+    plan = service.plan(target, request, created_by=created_by)
+    return WireResponse(
+        status=200,
+        json={
+            "flow_run": encode_flow_run(plan.flow_run, now=service.clock()),
+            "replay": plan.replay,
+            "provenance": plan.provenance.as_json(),
+            "new_work_queue": _queue_json(plan.new_work_queue),
+        },
+    )
