@@ -113,41 +113,39 @@ class WireResponse:
     two kinds compare equal, and answer the same, when status and JSON are equal.
     """
 
-    __slots__ = ("_json", "_now", "_run", "status")
+    __slots__ = ("_json", "_run", "status")
 
     status: int
     _json: JSON
-    _run: FlowRun | None
-    _now: datetime | None
+    _run: tuple[FlowRun, datetime] | None
+    """The run and the moment its response is built, for :meth:`for_flow_run`."""
 
     def __init__(self, *, status: int, json: JSON) -> None:
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "_json", json)
         object.__setattr__(self, "_run", None)
-        object.__setattr__(self, "_now", None)
 
     @classmethod
     def for_flow_run(cls, status: int, run: FlowRun, *, now: datetime) -> WireResponse:
         """A response whose JSON is ``encode_flow_run(run, now=now)``, built on demand."""
         response = cls(status=status, json=None)
-        object.__setattr__(response, "_run", run)
-        object.__setattr__(response, "_now", now)
+        object.__setattr__(response, "_run", (run, now))
         return response
 
     @property
     def json(self) -> JSON:
         """The body as a JSON value."""
-        run, now = self._run, self._now
-        if run is None or now is None:
+        if self._run is None:
             return self._json
+        run, now = self._run
         return encode_flow_run(run, now=now)
 
     @property
     def body(self) -> bytes:
         """The body as the bytes to send."""
-        run, now = self._run, self._now
-        if run is None or now is None:
+        if self._run is None:
             return encode_json(self._json)
+        run, now = self._run
         return flow_run_body(run, now=now)
 
     @property
@@ -168,11 +166,11 @@ class WireResponse:
 
     __hash__ = None  # type: ignore[assignment]  # equal by a JSON value, which may be a dict
 
-    def __getstate__(self) -> tuple[int, JSON, FlowRun | None, datetime | None]:
-        return self.status, self._json, self._run, self._now
+    def __getstate__(self) -> tuple[int, JSON, tuple[FlowRun, datetime] | None]:
+        return self.status, self._json, self._run
 
-    def __setstate__(self, state: tuple[int, JSON, FlowRun | None, datetime | None]) -> None:
-        for name, value in zip(("status", "_json", "_run", "_now"), state, strict=True):
+    def __setstate__(self, state: tuple[int, JSON, tuple[FlowRun, datetime] | None]) -> None:
+        for name, value in zip(("status", "_json", "_run"), state, strict=True):
             object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
