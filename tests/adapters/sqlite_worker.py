@@ -4,6 +4,9 @@ Usage: ``python sqlite_worker.py COMMAND DB [ARGS...]``; every result is one JSO
 stdout, flushed as soon as it is known.
 
 * ``open DB`` - open (creating or migrating the file), print the schema version.
+* ``open-rounds DIR ROUNDS`` - print ``ready``; then ROUNDS times: wait for a line on stdin,
+  open the fresh file ``DIR/round-N.db`` and print its version and journal mode (or the
+  error), so that many processes open each new file at the same moment.
 * ``race DB FLOW_ID KEY THREADS`` - open, print ``ready``, wait for a line on stdin, then
   ``THREADS`` threads each create a run of FLOW_ID with KEY; one line per thread.
 * ``load DB FLOW_ID THREADS COUNT TAG`` - ``THREADS`` threads each create COUNT runs with
@@ -49,6 +52,21 @@ def cmd_open(db: str) -> None:
     with SQLiteRepository(db) as repo:
         version = repo._conn.execute("PRAGMA user_version").fetchone()[0]
         emit({"version": version, "count": repo.count_flow_runs()})
+
+
+def cmd_open_rounds(directory: str, rounds: str) -> None:
+    emit("ready")
+    for number in range(int(rounds)):
+        sys.stdin.readline()
+        db = f"{directory}/round-{number}.db"
+        try:
+            with SQLiteRepository(db) as repo:
+                version = repo._conn.execute("PRAGMA user_version").fetchone()[0]
+                mode = repo._conn.execute("PRAGMA journal_mode").fetchone()[0]
+        except Exception as exc:  # reported to the parent, which fails the test
+            emit({"round": number, "error": f"{type(exc).__name__}: {exc}"})
+        else:
+            emit({"round": number, "version": version, "journal_mode": mode})
 
 
 def cmd_race(db: str, flow_id: str, key: str, threads: str) -> None:
@@ -110,7 +128,13 @@ def cmd_stream(db: str, flow_id: str) -> None:
         emit(str(run.id))
 
 
-COMMANDS = {"open": cmd_open, "race": cmd_race, "load": cmd_load, "stream": cmd_stream}
+COMMANDS = {
+    "open": cmd_open,
+    "open-rounds": cmd_open_rounds,
+    "race": cmd_race,
+    "load": cmd_load,
+    "stream": cmd_stream,
+}
 
 if __name__ == "__main__":
     COMMANDS[sys.argv[1]](*sys.argv[2:])

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ import attrs
 import pytest
 from flowrun_adapters.memory import InMemoryRepository
 from flowrun_adapters.sqlite import SCHEMA_VERSION, SQLiteRepository
-from flowrun_adapters.sqlite._translate import translate_error
+from flowrun_adapters.sqlite._translate import is_busy, translate_error
 from flowrun_adapters.sqlite.migrations import MIGRATIONS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -975,6 +976,42 @@ def test_lock_held_past_busy_timeout(db_path: Path) -> None:
     assert repo.raw_flow_run_count() == 0
     assert repo.create_flow_run(make_run(flow, "k")).created  # usable again
     repo.close()
+
+
+def test_open_waits_for_a_held_lock_up_to_busy_timeout_then_says_locked(db_path: Path) -> None:
+    # A fresh file in rollback mode, locked by another connection: the switch to WAL cannot
+    # happen, and the open fails after the busy timeout (not at once, not later).
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("CREATE TABLE other_app (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        with pytest.raises(StorageLocked, match=r"locked.*busy timeout of 0\.3 s"):
+            SQLiteRepository(db_path, busy_timeout=0.3)
+        waited = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert 0.25 <= waited < 10
+    with SQLiteRepository(db_path, busy_timeout=0.3) as repo:  # free again: opens
+        assert repo.raw_flow_run_count() == 0
+
+
+def test_is_busy_knows_sqlite_locked_errors(db_path: Path) -> None:
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    other = sqlite3.connect(db_path, isolation_level=None, timeout=0)
+    try:
+        with pytest.raises(sqlite3.OperationalError) as raised:
+            other.execute("SELECT * FROM sqlite_master").fetchall()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        other.close()
+    assert is_busy(raised.value)
+    assert is_busy(sqlite3.OperationalError("database is locked"))  # no code: by its text
+    assert not is_busy(sqlite3.OperationalError("no such table: x"))
+    assert not is_busy(sqlite3.IntegrityError("UNIQUE constraint failed"))
 
 
 def test_thread_holding_a_transaction_past_busy_timeout(db_path: Path) -> None:

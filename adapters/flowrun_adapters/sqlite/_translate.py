@@ -37,7 +37,7 @@ from flowrun_core.errors import (
     StorageValueError,
 )
 
-__all__ = ["Translator", "translate_error"]
+__all__ = ["Translator", "is_busy", "translate_error"]
 
 _BUSY: Final = 5
 _LOCKED: Final = 6
@@ -51,6 +51,17 @@ _NOTADB: Final = 26
 def _primary_code(exc: sqlite3.Error) -> int | None:
     code = getattr(exc, "sqlite_errorcode", None)
     return None if code is None else int(code) & 0xFF
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is the driver's "database is locked" (``SQLITE_BUSY`` or ``LOCKED``)."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = _primary_code(exc)
+    if code is None:
+        lowered = str(exc).lower()
+        return "locked" in lowered or "busy" in lowered
+    return code in {_BUSY, _LOCKED}
 
 
 def translate_error(exc: BaseException, where: str, busy_timeout: float) -> StorageError:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -74,7 +75,7 @@ from flowrun_core.ports import (
 )
 
 from . import rows
-from ._translate import Translator
+from ._translate import Translator, is_busy
 from .checkpoint import DEFAULT_EVERY, SAFETY_NET_PAGES, Checkpointer
 from .migrations import ensure_schema
 
@@ -86,6 +87,8 @@ Synchronous = Literal["NORMAL", "FULL"]
 CheckpointMode = Literal["background", "inline"]
 
 _MEMORY: Final = ":memory:"
+_WAL_RETRY_PAUSE_MAX: Final = 0.05
+"""Longest pause, in seconds, between two tries of the switch to WAL (see ``_switch_to_wal``)."""
 
 # -- prepared statements (sqlite3 caches them per connection by their text) ----------------
 
@@ -313,7 +316,7 @@ class SQLiteRepository(
             with self._translate:
                 conn.execute("PRAGMA foreign_keys = ON")
                 if not self._memory and not self._read_only:
-                    conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                    self._switch_to_wal(conn)
                     if self._checkpoint == "background":
                         conn.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_NET_PAGES}")
                 conn.execute(f"PRAGMA synchronous = {self._synchronous}")
@@ -322,6 +325,38 @@ class SQLiteRepository(
             conn.close()
             raise
         return conn
+
+    def _switch_to_wal(self, conn: sqlite3.Connection) -> None:
+        """``PRAGMA journal_mode = WAL``, retried while the file is busy, up to the timeout.
+
+        While another process turns a fresh file to WAL (or creates its schema), SQLite can
+        answer this pragma "database is locked" at once, without waiting on the busy
+        handler: eight processes opening one new file hit that about once in fifty opens.
+        So the wait is done here, with the same bound (``busy_timeout``, in all) as every other
+        lock wait of the adapter.
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        pause = 0.001
+        retried = False
+        try:
+            while True:
+                try:
+                    conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                except sqlite3.OperationalError as exc:
+                    left = deadline - time.monotonic()
+                    if not is_busy(exc) or left <= 0:
+                        raise
+                    time.sleep(min(pause, left))
+                    pause = min(pause * 2, _WAL_RETRY_PAUSE_MAX)
+                    # A later try may wait on the busy handler: only for the time left.
+                    left = max(deadline - time.monotonic(), 0.0)
+                    conn.execute(f"PRAGMA busy_timeout = {int(left * 1000)}")
+                    retried = True
+                else:
+                    return
+        finally:
+            if retried:
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLiteRepository:
