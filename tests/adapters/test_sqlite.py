@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 import pytest
 from flowrun_adapters.memory import InMemoryRepository
-from flowrun_adapters.sqlite import SCHEMA_VERSION, SQLiteRepository
+from flowrun_adapters.sqlite import SCHEMA_VERSION, SQLiteRepository, rows
 from flowrun_adapters.sqlite._translate import is_busy, translate_error
 from flowrun_adapters.sqlite.migrations import MIGRATIONS
 from hypothesis import HealthCheck, given, settings
@@ -850,8 +850,9 @@ def test_fresh_file_gets_the_whole_schema(db_path: Path) -> None:
         "0001_initial",
         "0002_flow_run_filters",
         "0003_flow_run_fingerprints",
+        "0004_keyed_runs_index",
     ]
-    assert user_version(db_path) == SCHEMA_VERSION == 3
+    assert user_version(db_path) == SCHEMA_VERSION == 4
     db = Database(db_path)
     assert {
         "flows",
@@ -889,6 +890,7 @@ def test_reopen_is_idempotent_and_keeps_data(db_path: Path) -> None:
         "0001_initial",
         "0002_flow_run_filters",
         "0003_flow_run_fingerprints",
+        "0004_keyed_runs_index",
     ]
 
 
@@ -911,10 +913,52 @@ def test_older_file_is_upgraded_on_open(db_path: Path) -> None:
         "0001_initial",
         "0002_flow_run_filters",
         "0003_flow_run_fingerprints",
+        "0004_keyed_runs_index",
     ]
     assert user_version(db_path) == SCHEMA_VERSION
     names = {i.name for i in Database(db_path).table("flow_runs").indexes}
     assert {"ix_flow_runs_deployment", "ix_flow_runs_flow"} <= names
+
+
+def test_version_3_file_keeps_its_keyed_runs_unique_after_the_upgrade(db_path: Path) -> None:
+    # Runs written before 0004 (under the index that held every run), then opened by this
+    # version: the keyed ones still replay, "" still conflicts, keyless ones still insert.
+    db = Database(db_path)
+    MIGRATIONS.apply(db, stop_before="0004_keyed_runs_index")
+    flow = Flow(id=uuid.uuid4(), name="old")
+    db.execute(
+        "INSERT INTO flows (id, name, tags, labels) VALUES (?, 'old', '[]', '{}')", [str(flow.id)]
+    )
+    old = {key: make_run(flow, key) for key in ("k", "", None)}
+    for run in old.values():
+        db.execute(rows.insert_sql("flow_runs", rows.FLOW_RUN_COLUMNS), rows.flow_run_to_row(run))
+    db.conn.commit()
+    db.close()
+    assert user_version(db_path) == 3
+    with SQLiteRepository(db_path) as repo:
+        assert user_version(db_path) == SCHEMA_VERSION
+        replay = repo.create_flow_run(make_run(flow, "k"))
+        assert not replay.created
+        assert replay.value == old["k"]
+        with pytest.raises(StorageIntegrityError):
+            repo.create_flow_run(make_run(flow, ""))
+        assert repo.create_flow_run(make_run(flow, None)).created
+        assert repo.get_flow_run_by_idempotency_key(flow.id, "") == old[""]
+        assert repo.raw_flow_run_count() == 4
+
+
+def test_key_lookup_and_keyed_insert_use_the_keyed_runs_index(db_path: Path) -> None:
+    SQLiteRepository(db_path).close()
+    with sqlite3.connect(db_path) as conn:
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM flow_runs WHERE flow_id = ? AND idempotency_key = ?",
+            ["f", "k"],
+        ).fetchall()
+        (sql,) = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'uq_flow_runs_flow_id_idempotency_key'"
+        ).fetchone()
+    assert "USING INDEX uq_flow_runs_flow_id_idempotency_key" in " ".join(str(r[-1]) for r in plan)
+    assert "WHERE idempotency_key IS NOT NULL" in sql
 
 
 def test_newer_file_is_refused(db_path: Path) -> None:
@@ -922,10 +966,10 @@ def test_newer_file_is_refused(db_path: Path) -> None:
     with sqlite3.connect(db_path) as conn:
         conn.execute(
             "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
-            "VALUES ('flowrun', '0004_from_the_future', '2030-01-01')"
+            "VALUES ('flowrun', '0005_from_the_future', '2030-01-01')"
         )
-        conn.execute("PRAGMA user_version = 4")
-    with pytest.raises(StorageSchemaError, match=r"schema version 4.*newer.*upgrade flowrun-core"):
+        conn.execute("PRAGMA user_version = 5")
+    with pytest.raises(StorageSchemaError, match=r"schema version 5.*newer.*upgrade flowrun-core"):
         SQLiteRepository(db_path)
 
 

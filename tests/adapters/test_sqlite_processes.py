@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from flowrun_adapters.sqlite import SCHEMA_VERSION, SQLiteRepository
+from flowrun_adapters.sqlite.migrations import MIGRATIONS
 
 from flowrun_core.models import Flow
 
@@ -86,7 +87,12 @@ def test_concurrent_first_open_migrates_once(tmp_path: Path, children: Children)
         names = conn.execute(
             "SELECT name FROM _sqlite_migrations WHERE migration_set = 'flowrun' ORDER BY id"
         ).fetchall()
-    assert names == [("0001_initial",), ("0002_flow_run_filters",), ("0003_flow_run_fingerprints",)]
+    assert names == [
+        ("0001_initial",),
+        ("0002_flow_run_filters",),
+        ("0003_flow_run_fingerprints",),
+        ("0004_keyed_runs_index",),
+    ]
 
 
 def test_8_processes_opening_each_new_file_at_once_never_see_it_locked(
@@ -119,7 +125,7 @@ def test_8_processes_opening_each_new_file_at_once_never_see_it_locked(
             migrations = conn.execute(
                 "SELECT count(*) FROM _sqlite_migrations WHERE migration_set = 'flowrun'"
             ).fetchone()[0]
-        assert migrations == 3
+        assert migrations == len(MIGRATIONS._migrations)
 
 
 def test_same_new_key_8_processes_x_4_threads_one_winner(

@@ -217,7 +217,24 @@ def _flow_run_fingerprints(db: Database) -> None:
     db.execute("PRAGMA user_version = 3")
 
 
-SCHEMA_VERSION: Final = 3
+@MIGRATIONS(name="0004_keyed_runs_index")
+def _keyed_runs_index(db: Database) -> None:
+    """The unique ``(flow_id, idempotency_key)`` index holds the runs that have a key.
+
+    SQLite never finds two ``NULL`` keys equal, so a run without a key conflicts with no
+    other: leaving such runs out of the index changes no answer (``""`` is a key and stays
+    in it), and a create without a key writes one index page fewer per commit. A lookup by
+    key (``idempotency_key = ?`` implies ``IS NOT NULL``) still uses the index.
+    """
+    db.execute("DROP INDEX uq_flow_runs_flow_id_idempotency_key")
+    db.execute(
+        "CREATE UNIQUE INDEX uq_flow_runs_flow_id_idempotency_key "
+        "ON flow_runs (flow_id, idempotency_key) WHERE idempotency_key IS NOT NULL"
+    )
+    db.execute("PRAGMA user_version = 4")
+
+
+SCHEMA_VERSION: Final = 4
 """The schema version this code writes (``PRAGMA user_version`` after the last migration)."""
 
 

@@ -93,7 +93,9 @@ _WAL_RETRY_PAUSE_MAX: Final = 0.05
 # -- prepared statements (sqlite3 caches them per connection by their text) ----------------
 
 _RUN_COLS: Final = rows.FLOW_RUN_COLUMNS
-_RUN_KEY_CONFLICT: Final = " ON CONFLICT(flow_id, idempotency_key) DO NOTHING"
+_RUN_KEY_CONFLICT: Final = (
+    " ON CONFLICT(flow_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+)
 _SELECT_RUN: Final = rows.select_sql("flow_runs", _RUN_COLS, "WHERE id = ?")
 _SELECT_RUN_BY_KEY: Final = rows.select_sql(
     "flow_runs", _RUN_COLS, "WHERE flow_id = ? AND idempotency_key = ?"
