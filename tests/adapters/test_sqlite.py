@@ -27,6 +27,7 @@ from flowrun_adapters.memory import InMemoryRepository
 from flowrun_adapters.sqlite import SCHEMA_VERSION, SQLiteRepository, rows
 from flowrun_adapters.sqlite._translate import is_busy, translate_error
 from flowrun_adapters.sqlite.migrations import MIGRATIONS
+from flowrun_adapters.sqlite.repository import _SELECT_RUN_BY_KEY as SELECT_RUN_BY_KEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
@@ -947,13 +948,11 @@ def test_version_3_file_keeps_its_keyed_runs_unique_after_the_upgrade(db_path: P
         assert repo.raw_flow_run_count() == 4
 
 
-def test_key_lookup_and_keyed_insert_use_the_keyed_runs_index(db_path: Path) -> None:
+def test_key_lookup_uses_the_keyed_runs_index(db_path: Path) -> None:
+    # The partial index serves the adapter's own lookup (else a replay would scan every run).
     SQLiteRepository(db_path).close()
     with sqlite3.connect(db_path) as conn:
-        plan = conn.execute(
-            "EXPLAIN QUERY PLAN SELECT id FROM flow_runs WHERE flow_id = ? AND idempotency_key = ?",
-            ["f", "k"],
-        ).fetchall()
+        plan = conn.execute(f"EXPLAIN QUERY PLAN {SELECT_RUN_BY_KEY}", ["f", "k"]).fetchall()
         (sql,) = conn.execute(
             "SELECT sql FROM sqlite_master WHERE name = 'uq_flow_runs_flow_id_idempotency_key'"
         ).fetchone()

@@ -90,6 +90,12 @@ _MEMORY: Final = ":memory:"
 _WAL_RETRY_PAUSE_MAX: Final = 0.05
 """Longest pause, in seconds, between two tries of the switch to WAL (see ``_switch_to_wal``)."""
 
+
+def _milliseconds(seconds: float) -> int:
+    """``seconds`` as a ``PRAGMA busy_timeout`` value (SQLite keeps a C ``int``)."""
+    return min(int(seconds * 1000), 2**31 - 1)
+
+
 # -- prepared statements (sqlite3 caches them per connection by their text) ----------------
 
 _RUN_COLS: Final = rows.FLOW_RUN_COLUMNS
@@ -352,13 +358,13 @@ class SQLiteRepository(
                     pause = min(pause * 2, _WAL_RETRY_PAUSE_MAX)
                     # A later try may wait on the busy handler: only for the time left.
                     left = max(deadline - time.monotonic(), 0.0)
-                    conn.execute(f"PRAGMA busy_timeout = {int(left * 1000)}")
+                    conn.execute(f"PRAGMA busy_timeout = {_milliseconds(left)}")
                     retried = True
                 else:
                     return
         finally:
             if retried:
-                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+                conn.execute(f"PRAGMA busy_timeout = {_milliseconds(self._busy_timeout)}")
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLiteRepository:
