@@ -53,15 +53,31 @@ def _primary_code(exc: sqlite3.Error) -> int | None:
     return None if code is None else int(code) & 0xFF
 
 
+def _result_code(exc: BaseException) -> int | None:
+    """SQLite's primary result code for ``exc``, read off its text when the driver gave none."""
+    code = _primary_code(exc) if isinstance(exc, sqlite3.Error) else None
+    if code is not None:
+        return code
+    # Older drivers or errors raised by the module itself: fall back on the text.
+    lowered = str(exc).lower()
+    if isinstance(exc, sqlite3.IntegrityError):
+        return _CONSTRAINT
+    if "locked" in lowered or "busy" in lowered:
+        return _BUSY
+    if "readonly" in lowered or "read-only" in lowered:
+        return _READONLY
+    if "full" in lowered:
+        return _FULL
+    if "not a database" in lowered:
+        return _NOTADB
+    if "malformed" in lowered:
+        return _CORRUPT
+    return None
+
+
 def is_busy(exc: BaseException) -> bool:
     """Whether ``exc`` is the driver's "database is locked" (``SQLITE_BUSY`` or ``LOCKED``)."""
-    if not isinstance(exc, sqlite3.OperationalError):
-        return False
-    code = _primary_code(exc)
-    if code is None:
-        lowered = str(exc).lower()
-        return "locked" in lowered or "busy" in lowered
-    return code in {_BUSY, _LOCKED}
+    return isinstance(exc, sqlite3.OperationalError) and _result_code(exc) in {_BUSY, _LOCKED}
 
 
 def translate_error(exc: BaseException, where: str, busy_timeout: float) -> StorageError:
@@ -79,22 +95,7 @@ def translate_error(exc: BaseException, where: str, busy_timeout: float) -> Stor
         return StorageValueError(f"SQLite database {where}: a string cannot be stored: {detail}")
     if isinstance(exc, sqlite3.ProgrammingError) and "closed" in detail:
         return StorageClosed(f"The repository is closed ({where}).")
-    code = _primary_code(exc) if isinstance(exc, sqlite3.Error) else None
-    if code is None:
-        # Older drivers or errors raised by the module itself: fall back on the text.
-        lowered = detail.lower()
-        if isinstance(exc, sqlite3.IntegrityError):
-            code = _CONSTRAINT
-        elif "locked" in lowered or "busy" in lowered:
-            code = _BUSY
-        elif "readonly" in lowered or "read-only" in lowered:
-            code = _READONLY
-        elif "full" in lowered:
-            code = _FULL
-        elif "not a database" in lowered:
-            code = _NOTADB
-        elif "malformed" in lowered:
-            code = _CORRUPT
+    code = _result_code(exc)
     if code in {_BUSY, _LOCKED}:
         return StorageLocked(
             f"SQLite database {where} is locked: another writer held it past the busy "
