@@ -35,6 +35,7 @@ psycopg = pytest.importorskip(
 )
 
 from flowrun_adapters import open_repository  # noqa: E402
+from flowrun_adapters._timeouts import MAX_TIMEOUT  # noqa: E402
 from flowrun_adapters.memory import InMemoryRepository  # noqa: E402
 from flowrun_adapters.postgres import SCHEMA_VERSION, PostgresRepository  # noqa: E402
 from flowrun_adapters.postgres import rows as pg_rows  # noqa: E402
@@ -647,6 +648,27 @@ def test_bad_urls_and_options() -> None:
         PostgresRepository(URL, synchronous_commit="sometimes")
     with pytest.raises(ValueError, match="invalid literal"):
         PostgresRepository.from_url(f"{URL}?pool_max=many")
+
+
+@pytest.mark.parametrize("option", ["statement_timeout", "pool_timeout", "connect_timeout"])
+@pytest.mark.parametrize("seconds", [math.inf, 1e7, MAX_TIMEOUT + 0.001, math.nan, 0, -1])
+def test_a_timeout_out_of_range_is_refused_before_connecting(option: str, seconds: float) -> None:
+    """Before, an infinite or too long timeout crashed (OverflowError), hung for the pool
+    timeout and blamed the server, or claimed "a value cannot be stored"."""
+    unreachable = "postgresql://postgres@127.0.0.1:1/none"
+    with pytest.raises(ValueError, match=rf"{option} must be > 0 and at most 2,147,483\.647"):
+        PostgresRepository(unreachable, **{option: seconds})
+    with pytest.raises(ValueError, match=option):
+        PostgresRepository.from_url(f"{unreachable}?{option}={seconds}")
+
+
+def test_the_longest_statement_timeout_is_set_whole() -> None:
+    longest = dict.fromkeys(("statement_timeout", "pool_timeout"), MAX_TIMEOUT)
+    with (
+        DisposableRepository(**longest, connect_timeout=MAX_TIMEOUT) as repo,
+        repo._pool.connection() as conn,
+    ):
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("2147483647ms",)
 
 
 # -- faults: typed errors with clear messages ---------------------------------------------------

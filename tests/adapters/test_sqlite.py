@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 import pytest
+from flowrun_adapters._timeouts import MAX_TIMEOUT
 from flowrun_adapters.memory import InMemoryRepository
 from flowrun_adapters.sqlite import SCHEMA_VERSION, SQLiteRepository, rows
 from flowrun_adapters.sqlite._translate import is_busy, translate_error
@@ -796,6 +797,22 @@ def test_bad_options() -> None:
         SQLiteRepository(busy_timeout=-1)
     with pytest.raises(ValueError, match="read_only"):
         SQLiteRepository(read_only=True)
+
+
+@pytest.mark.parametrize("seconds", [math.inf, 1e7, MAX_TIMEOUT + 0.001, math.nan])
+def test_a_busy_timeout_sqlite_cannot_keep_is_refused(db_path: Path, seconds: float) -> None:
+    """Before, these opened with a busy timeout of 0: a lock failed at once, not after it."""
+    with pytest.raises(ValueError, match=r"busy_timeout must be >= 0 and at most 2,147,483\.647"):
+        SQLiteRepository(db_path, busy_timeout=seconds)
+    with pytest.raises(ValueError, match="busy_timeout"):
+        SQLiteRepository.from_url(f"sqlite:///{db_path}?busy_timeout={seconds}")
+    assert not db_path.exists()
+
+
+def test_the_longest_busy_timeout_is_kept_whole(db_path: Path) -> None:
+    with SQLiteRepository(db_path, busy_timeout=MAX_TIMEOUT) as repo:
+        assert repo._conn.execute("PRAGMA busy_timeout").fetchone() == (2**31 - 1,)
+        assert repo.busy_timeout == MAX_TIMEOUT
 
 
 def test_from_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

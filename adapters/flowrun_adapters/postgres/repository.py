@@ -63,6 +63,7 @@ from psycopg.adapt import AdaptersMap
 from psycopg.types.string import TextLoader
 
 from flowrun_adapters._records import DecodedRows, by_id_params
+from flowrun_adapters._timeouts import checked_timeout
 from flowrun_core.errors import StorageClosed, StorageError, StorageIntegrityError
 from flowrun_core.models import (
     Created,
@@ -256,7 +257,9 @@ class PostgresRepository(
             (``StorageTimeout``); ``None`` keeps the server's setting.
         pool_timeout: seconds a call waits for a free pooled connection before
             ``StorageUnavailable``.
-        connect_timeout: seconds a new connection may take to open.
+        connect_timeout: seconds a new connection may take to open. Each of the three
+            timeouts is at most 2,147,483.647 s (about 24.8 days: PostgreSQL's longest
+            ``statement_timeout``).
         application_name: shown in ``pg_stat_activity`` (default ``"flowrun"``).
         max_retries: attempts for a statement that hit a deadlock, a serialization failure
             or a lost connection (where repeating it is safe).
@@ -269,6 +272,7 @@ class PostgresRepository(
 
     Raises:
         ValueError: an option is out of range.
+        TypeError: a timeout is not a number.
         StorageUnavailable: the server cannot be reached.
         StorageAccessDenied: the credentials, role or database were refused.
         StorageSchemaError: the schema is from a newer flowrun-core, or not flowrun's.
@@ -295,10 +299,10 @@ class PostgresRepository(
             raise ValueError(
                 f"need 0 <= pool_min <= pool_max and pool_max >= 1, not {pool_min}, {pool_max}"
             )
-        if statement_timeout is not None and not statement_timeout > 0:
-            raise ValueError(f"statement_timeout must be > 0 seconds, not {statement_timeout!r}")
-        if not pool_timeout > 0 or not connect_timeout > 0:
-            raise ValueError("pool_timeout and connect_timeout must be > 0 seconds")
+        if statement_timeout is not None:
+            statement_timeout = checked_timeout("statement_timeout", statement_timeout)
+        pool_timeout = checked_timeout("pool_timeout", pool_timeout)
+        connect_timeout = checked_timeout("connect_timeout", connect_timeout)
         if max_retries < 1:
             raise ValueError(f"max_retries must be >= 1, not {max_retries!r}")
         if synchronous_commit is not None and synchronous_commit not in _SYNCHRONOUS_COMMIT:

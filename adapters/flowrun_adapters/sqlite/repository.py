@@ -47,6 +47,7 @@ from urllib.parse import parse_qsl, quote, unquote
 from uuid import UUID
 
 from flowrun_adapters._records import DecodedRows, by_id_params
+from flowrun_adapters._timeouts import checked_timeout
 from flowrun_core.errors import (
     StorageClosed,
     StorageError,
@@ -233,7 +234,8 @@ class SQLiteRepository(
             older. ``":memory:"`` keeps everything in this process (no WAL there).
         synchronous: ``"NORMAL"`` (default: survives a killed process, may lose the last
             commits on power loss) or ``"FULL"`` (fsync per commit: survives power loss).
-        busy_timeout: seconds a writer waits for another's lock before ``StorageLocked``.
+        busy_timeout: seconds a writer waits for another's lock before ``StorageLocked``;
+            0 (never wait) to 2,147,483.647 (SQLite's longest, about 24.8 days).
         read_only: open the file read-only (``mode=ro``); every write raises
             ``StorageReadOnly``. The file must exist with the current schema. (A file the
             process cannot write is opened read-only by SQLite anyway, with the same effect.)
@@ -245,6 +247,7 @@ class SQLiteRepository(
 
     Raises:
         ValueError: an option is out of range.
+        TypeError: ``busy_timeout`` is not a number.
         StorageSchemaError: the file's schema is newer than this code, or not flowrun's.
         StorageCorrupt: the file is not an SQLite database.
         StorageError: any other failure to open the file.
@@ -266,14 +269,13 @@ class SQLiteRepository(
             raise ValueError(f"checkpoint must be 'background' or 'inline', not {checkpoint!r}")
         if type(checkpoint_every) is not int or checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be an integer >= 1, not {checkpoint_every!r}")
-        if not busy_timeout >= 0:
-            raise ValueError(f"busy_timeout must be >= 0 seconds, not {busy_timeout!r}")
+        busy_timeout = checked_timeout("busy_timeout", busy_timeout, zero=True)
         self._path = os.fspath(path)
         self._memory = self._path in {_MEMORY, ""}
         if read_only and self._memory:
             raise ValueError("read_only needs a database file, not ':memory:'")
         self._synchronous: Synchronous = synchronous
-        self._busy_timeout = float(busy_timeout)
+        self._busy_timeout = busy_timeout
         self._read_only = read_only
         self._lock = threading.RLock()
         self._session = _Session(self)
