@@ -646,8 +646,10 @@ def test_bad_urls_and_options() -> None:
         PostgresRepository(URL, statement_timeout=0)
     with pytest.raises(ValueError, match="synchronous_commit"):
         PostgresRepository(URL, synchronous_commit="sometimes")
-    with pytest.raises(ValueError, match="invalid literal"):
+    with pytest.raises(ValueError, match="URL option pool_max must be an integer, not 'many'"):
         PostgresRepository.from_url(f"{URL}?pool_max=many")
+    with pytest.raises(ValueError, match="URL option connect_timeout must be a number"):
+        PostgresRepository.from_url(f"{URL}?connect_timeout=soon")
 
 
 @pytest.mark.parametrize("option", ["statement_timeout", "pool_timeout", "connect_timeout"])

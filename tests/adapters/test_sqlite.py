@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -842,6 +843,31 @@ def test_from_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         with pytest.raises(ValueError):
             SQLiteRepository.from_url(bad)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("read_only=maybe", "URL option read_only must be true or false"),
+        ("read_only=", "URL option read_only must be true or false"),
+        ("busy_timeout=abc", "URL option busy_timeout must be a number, not 'abc'"),
+        ("checkpoint_every=1.5", "URL option checkpoint_every must be an integer, not '1.5'"),
+    ],
+)
+def test_a_bad_url_option_value_is_named_and_nothing_is_opened(
+    db_path: Path, query: str, message: str
+) -> None:
+    """Before, ``read_only=maybe`` opened (and created) the file for writing."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        SQLiteRepository.from_url(f"sqlite:///{db_path}?{query}")
+    assert not db_path.exists()
+
+
+@pytest.mark.parametrize(("word", "read_only"), [("TRUE", True), ("on", True), ("0", False)])
+def test_read_only_url_words(db_path: Path, word: str, read_only: bool) -> None:
+    SQLiteRepository(db_path).close()
+    with SQLiteRepository.from_url(f"sqlite:///{db_path}?read_only={word}") as repo:
+        assert repo.read_only is read_only
 
 
 # -- migrations ---------------------------------------------------------------------------

@@ -64,6 +64,7 @@ from psycopg.types.string import TextLoader
 
 from flowrun_adapters._records import DecodedRows, by_id_params
 from flowrun_adapters._timeouts import checked_timeout
+from flowrun_adapters._url_options import url_float, url_int, url_text
 from flowrun_core.errors import StorageClosed, StorageError, StorageIntegrityError
 from flowrun_core.models import (
     Created,
@@ -192,14 +193,14 @@ _UPSERT_FINGERPRINT: Final = (
 )
 _SELECT_FINGERPRINT: Final = "SELECT fingerprint FROM flow_run_fingerprints WHERE flow_run_id = %s"
 
-_URL_OPTIONS: Final = {
-    "schema": str,
-    "pool_min": int,
-    "pool_max": int,
-    "statement_timeout": float,
-    "pool_timeout": float,
-    "max_retries": int,
-    "synchronous_commit": str,
+_URL_OPTIONS: Final[dict[str, Callable[[str, str], object]]] = {
+    "schema": url_text,
+    "pool_min": url_int,
+    "pool_max": url_int,
+    "statement_timeout": url_float,
+    "pool_timeout": url_float,
+    "max_retries": url_int,
+    "synchronous_commit": url_text,
 }
 """Query parameters :meth:`PostgresRepository.from_url` takes; the rest go to libpq."""
 
@@ -388,11 +389,11 @@ class PostgresRepository(
                 if key == "application_name":
                     parsed[key] = value
                 elif key == "connect_timeout":
-                    parsed[key] = float(value)
+                    parsed[key] = url_float(key, value)
                 else:
                     passthrough.append((key, value))
                 continue
-            parsed[key] = convert(value)
+            parsed[key] = convert(key, value)
         parsed.update(options)
         conninfo = urlunsplit(
             ("postgresql", parts.netloc, parts.path, urlencode(passthrough), parts.fragment)

@@ -48,6 +48,7 @@ from uuid import UUID
 
 from flowrun_adapters._records import DecodedRows, by_id_params
 from flowrun_adapters._timeouts import checked_timeout
+from flowrun_adapters._url_options import url_flag, url_float, url_int
 from flowrun_core.errors import (
     StorageClosed,
     StorageError,
@@ -380,7 +381,8 @@ class SQLiteRepository(
         URL's.
 
         Raises:
-            ValueError: the URL is not an ``sqlite:`` URL, or names an unknown option.
+            ValueError: the URL is not an ``sqlite:`` URL, or names an unknown option, or gives
+                one a value it cannot take (``read_only`` is true/false, 1/0, yes/no or on/off).
         """
         scheme, sep, rest = url.partition("://")
         if not sep or scheme.lower() != "sqlite":
@@ -399,13 +401,13 @@ class SQLiteRepository(
             if key == "synchronous":
                 parsed[key] = value.upper()
             elif key == "busy_timeout":
-                parsed[key] = float(value)
+                parsed[key] = url_float(key, value)
             elif key == "checkpoint_every":
-                parsed[key] = int(value)
+                parsed[key] = url_int(key, value)
             elif key == "checkpoint":
                 parsed[key] = value.lower()
             else:
-                parsed[key] = value.lower() in {"1", "true", "yes", "on"}
+                parsed[key] = url_flag(key, value)
         parsed.update(options)
         return cls(path, **parsed)
 
