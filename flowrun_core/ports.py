@@ -131,7 +131,10 @@ class Repository(Protocol):
         deployment_id: UUID | None = None,
         limit: int | None = None,
     ) -> Sequence[FlowRun]:
-        """Runs in creation order, optionally filtered; ``limit`` keeps the first ones."""
+        """Runs in creation order, optionally filtered; ``limit`` keeps the first ones.
+
+        A ``limit`` of zero or less keeps none; one larger than any count keeps them all.
+        """
         ...
 
     def count_flow_runs(self) -> int:

@@ -17,16 +17,20 @@ __all__ = ["open_repository"]
 
 
 def open_repository(url: str = "memory:") -> Repository:
-    """Open the storage adapter ``url`` names: ``memory:``, ``sqlite:///...``, ``postgresql://...``."""
-    if url in {"memory:", "memory://"}:
+    """Open the storage adapter ``url`` names: ``memory:``, ``sqlite:///...``, ``postgresql://...``.
+
+    The scheme is read in any case (``SQLite:///runs.db``), as URL schemes are.
+    """
+    scheme = url.partition(":")[0].lower()
+    if url.lower() in {"memory:", "memory://"}:
         from flowrun_adapters.memory import InMemoryRepository  # noqa: PLC0415 - lazy by design
 
         return InMemoryRepository()
-    if url.startswith("sqlite:"):
+    if scheme == "sqlite":
         from flowrun_adapters.sqlite import SQLiteRepository  # noqa: PLC0415 - lazy by design
 
         return SQLiteRepository.from_url(url)
-    if url.split(":", 1)[0].lower() in {"postgresql", "postgres", "postgresql+psycopg"}:
+    if scheme in {"postgresql", "postgres", "postgresql+psycopg"}:
         try:
             from flowrun_adapters.postgres import PostgresRepository  # noqa: PLC0415
         except ImportError as exc:  # pragma: no cover - depends on the environment

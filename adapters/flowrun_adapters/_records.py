@@ -23,6 +23,7 @@ __all__ = [
     "DOCUMENT_COLUMNS",
     "FLOW_COLUMNS",
     "FLOW_RUN_COLUMNS",
+    "MAX_SQL_LIMIT",
     "TASK_RUN_COLUMNS",
     "VARIABLE_COLUMNS",
     "WORK_POOL_COLUMNS",
@@ -41,6 +42,7 @@ __all__ = [
     "policy_from_json",
     "policy_to_json",
     "select_sql",
+    "sql_limit",
     "state_from_json",
     "state_to_json",
     "state_to_text",
@@ -557,6 +559,20 @@ class DecodedRows(Generic[_K, _V]):
         if cached is None or stamp is None or cached[2] != stamp:
             return None
         return cached[1]
+
+
+MAX_SQL_LIMIT: Final = 2**63 - 1
+"""The largest ``LIMIT`` both databases bind (a signed 64-bit integer): more rows than any
+table can hold, so a larger limit means the same as this one."""
+
+
+def sql_limit(limit: int) -> int:
+    """``limit`` as a ``LIMIT`` parameter: none below zero, at most :data:`MAX_SQL_LIMIT`.
+
+    So every adapter answers ``list_flow_runs(limit=...)`` as the in-memory one does, where
+    a negative limit keeps nothing and a huge one keeps everything.
+    """
+    return min(max(int(limit), 0), MAX_SQL_LIMIT)
 
 
 def by_id_params(columns: Sequence[str], row: Sequence[Any]) -> tuple[Any, ...]:

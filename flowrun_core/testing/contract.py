@@ -631,6 +631,25 @@ class RepositoryContract(Generic[R]):
         assert [r.id for r in repo.list_flow_runs(limit=2)] == [a.id, b.id]
         assert repo.count_flow_runs() == 3
 
+    def test_list_limits_at_the_edges(self, repo: R) -> None:
+        """A limit of zero or less lists nothing; one past any integer column lists all."""
+        world = seed_world(repo)
+        made = [make_run(world.flow.id) for _ in range(3)]
+        for run in made:
+            repo.create_flow_run(run)
+        everything = [r.id for r in made]
+        for limit, expected in [
+            (0, []),
+            (-1, []),
+            (-(2**70), []),
+            (3, everything),
+            (2**63 - 1, everything),
+            (2**63, everything),
+            (10**30, everything),
+        ]:
+            assert [r.id for r in repo.list_flow_runs(limit=limit)] == expected, limit
+        assert [r.id for r in repo.list_flow_runs(flow_id=world.flow.id, limit=2**64)] == everything
+
     # -- round trips ----------------------------------------------------------------------
 
     @settings(

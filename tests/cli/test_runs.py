@@ -263,6 +263,8 @@ def test_run_list_filters_and_table(flowrun, seeded: dict[str, str], tmp_path: P
     assert ids("--deployment", seeded["etl/adhoc"]) == [b["id"]]
     assert ids("--flow", "other", "--deployment", "nightly") == [c["id"]]
     assert ids("--limit", "2") == [a["id"], b["id"]]
+    # Past SQLite's integers: all of them (before, exit 6 "a value cannot be stored").
+    assert ids("--limit", str(10**20)) == [a["id"], b["id"], c["id"]]
     ambiguous = flowrun("run", "list", "--deployment", "nightly")
     assert ambiguous.exit_code == ExitCode.CONFLICT
     assert "2 deployments match 'nightly'" in ambiguous.stderr

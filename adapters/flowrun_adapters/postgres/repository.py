@@ -62,7 +62,7 @@ from psycopg import pq, sql
 from psycopg.adapt import AdaptersMap
 from psycopg.types.string import TextLoader
 
-from flowrun_adapters._records import DecodedRows, by_id_params
+from flowrun_adapters._records import DecodedRows, by_id_params, sql_limit
 from flowrun_adapters._timeouts import checked_timeout
 from flowrun_adapters._url_options import url_float, url_int, url_text
 from flowrun_core.errors import StorageClosed, StorageError, StorageIntegrityError
@@ -722,7 +722,7 @@ class PostgresRepository(
         query += " ORDER BY seq"
         if limit is not None:
             query += " LIMIT %s"
-            params.append(max(int(limit), 0))
+            params.append(sql_limit(limit))
         return self._all(query, params, rows.flow_run_from_row)
 
     def count_flow_runs(self) -> int:

@@ -46,7 +46,7 @@ from typing import Any, Final, Literal, Self, TypeVar
 from urllib.parse import parse_qsl, quote, unquote
 from uuid import UUID
 
-from flowrun_adapters._records import DecodedRows, by_id_params
+from flowrun_adapters._records import DecodedRows, by_id_params, sql_limit
 from flowrun_adapters._timeouts import checked_timeout
 from flowrun_adapters._url_options import url_flag, url_float, url_int
 from flowrun_core.errors import (
@@ -698,7 +698,7 @@ class SQLiteRepository(
         sql += " ORDER BY seq"
         if limit is not None:
             sql += " LIMIT ?"
-            params.append(max(int(limit), 0))
+            params.append(sql_limit(limit))
         return self._all(sql, params, rows.flow_run_from_row)
 
     def count_flow_runs(self) -> int:
