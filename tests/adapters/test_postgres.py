@@ -652,6 +652,30 @@ def test_bad_urls_and_options() -> None:
         PostgresRepository.from_url(f"{URL}?connect_timeout=soon")
 
 
+def test_two_long_schema_names_never_share_a_store() -> None:
+    """PostgreSQL cuts names past 63 bytes: these two used to open one store."""
+    base = "flowrun_" + "x" * 55
+    assert len(base) == 63
+    with DisposableRepository(schema=base) as longest:
+        assert longest.schema == base
+    for name in (base + "a", base + "b", "é" * 32):
+        with pytest.raises(
+            ValueError, match=r"schema must be at most 63 bytes in UTF-8, not 6[45]"
+        ):
+            PostgresRepository(URL, schema=name)
+    with pytest.raises(ValueError, match="NUL"):
+        PostgresRepository(URL, schema="a\x00b")
+    with pytest.raises(ValueError, match="valid Unicode"):
+        PostgresRepository(URL, schema="a\ud800")
+    with pytest.raises(ValueError, match="at most 63 bytes"):
+        PostgresRepository.from_url(f"{URL}?schema={base}z")
+    with raw() as conn:
+        cut = conn.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE %s", (base[:60] + "%",)
+        ).fetchone()
+    assert cut == (0,)
+
+
 @pytest.mark.parametrize("option", ["statement_timeout", "pool_timeout", "connect_timeout"])
 @pytest.mark.parametrize("seconds", [math.inf, 1e7, MAX_TIMEOUT + 0.001, math.nan, 0, -1])
 def test_a_timeout_out_of_range_is_refused_before_connecting(option: str, seconds: float) -> None:

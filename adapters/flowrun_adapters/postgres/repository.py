@@ -206,6 +206,31 @@ _URL_OPTIONS: Final[dict[str, Callable[[str, str], object]]] = {
 
 _SYNCHRONOUS_COMMIT: Final = frozenset({"on", "off", "local", "remote_write", "remote_apply"})
 
+_MAX_NAME_BYTES: Final = 63
+"""PostgreSQL's longest identifier (``NAMEDATALEN - 1``); it cuts longer ones silently."""
+
+
+def _check_schema_name(schema: str) -> None:
+    """``ValueError`` for a schema name PostgreSQL would not keep as given.
+
+    PostgreSQL cuts a name past 63 bytes without an error, so two long names that share
+    their first 63 bytes would open one store; and it stores no NUL or lone surrogate.
+    """
+    if not schema:
+        raise ValueError("schema must be a non-empty name")
+    if "\x00" in schema:
+        raise ValueError(f"schema must not contain NUL characters: {schema!r}")
+    try:
+        size = len(schema.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValueError(f"schema must be valid Unicode text: {schema!r}") from None
+    if size > _MAX_NAME_BYTES:
+        raise ValueError(
+            f"schema must be at most {_MAX_NAME_BYTES} bytes in UTF-8, not {size} "
+            f"({schema!r}): PostgreSQL cuts longer names, so two of them could share one store"
+        )
+
+
 _URL_SCHEMES: Final = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
 
 _ADAPTERS: Final = AdaptersMap(psycopg.adapters)
@@ -251,7 +276,8 @@ class PostgresRepository(
         conninfo: a libpq connection string or URL (``postgresql://user@host:5432/db``);
             anything libpq reads (``sslmode``, ``connect_timeout``, ...) may be given here.
         schema: the PostgreSQL schema that holds flowrun's tables; created and migrated on
-            open. Different schemas are independent stores.
+            open. Different schemas are independent stores. At most 63 bytes in UTF-8
+            (PostgreSQL's longest name), without NUL.
         pool_min: connections the pool keeps open.
         pool_max: the most connections the pool opens (concurrent calls beyond this wait).
         statement_timeout: seconds after which the server cancels a statement
@@ -294,8 +320,7 @@ class PostgresRepository(
         max_retries: int = 3,
         synchronous_commit: str | None = None,
     ) -> None:
-        if not schema:
-            raise ValueError("schema must be a non-empty name")
+        _check_schema_name(schema)
         if not 0 <= pool_min <= pool_max or pool_max < 1:
             raise ValueError(
                 f"need 0 <= pool_min <= pool_max and pool_max >= 1, not {pool_min}, {pool_max}"
