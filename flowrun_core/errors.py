@@ -61,6 +61,15 @@ class InvalidRequest(FlowRunError, ValueError):
         self.request_body = request_body
 
 
+class NestedTooDeep(InvalidRequest):
+    """``parameters``, ``context``, ``job_variables`` or a state's ``data`` nests too deep.
+
+    Deeper than :data:`~flowrun_core.rules.hydration.MAX_JSON_DEPTH` levels: Prefect stores
+    such a run, then cannot serialize its answer (500). The service raises this where
+    Prefect fails, after its rules; ``details`` are the items of the wire's 422.
+    """
+
+
 class InvalidHeader(FlowRunError, ValueError):
     """A header that Prefect checks before the body (``X-Prefect-Api-Version``) is bad."""
 

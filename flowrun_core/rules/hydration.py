@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from typing import Final, Protocol, TypeAlias, cast
 
-from flowrun_core.errors import HydrationFailed
+from flowrun_core.errors import ErrorDetail, HydrationFailed
 from flowrun_core.json_types import JSON, SCALAR_TYPES
 from flowrun_core.rules.jinja_sandbox import (
     MAX_CALL_DEPTH,
@@ -69,6 +69,7 @@ __all__ = [
     "hydrate_placeholders",
     "hydrate_root",
     "json_depth_exceeds",
+    "nested_too_deep",
     "require_object",
 ]
 
@@ -254,6 +255,17 @@ def _copy_plain(value: JSON, depth: int) -> JSON:
             child if type(child) in SCALAR_TYPES else _copy_plain(child, depth) for child in value
         ]
     return value
+
+
+def nested_too_deep(loc: tuple[str | int, ...]) -> ErrorDetail:
+    """The 422 item for a free-form JSON value at ``loc`` deeper than :data:`MAX_JSON_DEPTH`."""
+    return ErrorDetail(
+        type="value_error",
+        loc=loc,
+        msg=f"Value error, nested more than {MAX_JSON_DEPTH} levels deep",
+        input=None,
+        ctx={"error": {}},
+    )
 
 
 def json_depth_exceeds(value: object, limit: int) -> bool:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from flowrun_core.json_types import JSON
+from flowrun_core.json_types import JSON, same_json
 from flowrun_core.models import DeploymentFlowRunCreate, FlowRun, WorkQueue
 from flowrun_core.rules.tags_labels import DEPLOYMENT_ID_LABEL, FLOW_ID_LABEL
 
@@ -145,7 +145,8 @@ def provenance(
     )
     parameters: dict[str, Origin] = {}
     for key, value in run.parameters.items():
-        if key in merged_parameters and merged_parameters[key] != value:
+        # Iterative, so parameters of any depth compare (``!=`` recurses).
+        if key in merged_parameters and not same_json(merged_parameters[key], value):
             parameters[key] = Origin.HYDRATION
         elif key in request.parameters:
             parameters[key] = Origin.REQUEST

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from uuid import UUID
 
 from flowrun_core.bulk import BulkCreateResult
@@ -13,6 +13,7 @@ from flowrun_core.ports import Clock, IdFactory, NameFactory, Repository
 from flowrun_core.rules.provenance import RunPlan
 from flowrun_core.service.bulk_create import create_many
 from flowrun_core.service.plan import plan_create
+from flowrun_core.service.request_check import check_deployment_id, check_request
 from flowrun_core.service.steps import CreateSteps
 
 __all__ = ["FlowRunService"]
@@ -112,8 +113,17 @@ class FlowRunService:
         ``InvalidWorkQueueName``, ``StorageIntegrityError`` for an unknown infrastructure
         document or parent task run, or a repeated ``""`` key, and (with the opt-in
         idempotency options) ``IdempotencyKeyReused``. Nothing is written when it raises.
+
+        A ``deployment_id`` that is not a ``UUID``, or a request holding what no request
+        body can (a set or a tuple among the parameters, tags given as one string, a tree
+        that contains itself), is a ``TypeError`` naming the field, raised before anything
+        is read (:mod:`flowrun_core.service.request_check`).
         """
-        request = request if request is not None else DeploymentFlowRunCreate()
+        check_deployment_id(deployment_id)
+        if request is None:
+            request = DeploymentFlowRunCreate()
+        else:
+            check_request(request)
         steps = self._steps
         with steps.repository.transaction():
             deployment = steps.deployment(deployment_id)
@@ -149,10 +159,22 @@ class FlowRunService:
             One outcome per request, in order (:class:`~flowrun_core.bulk.BulkCreateResult`).
 
         Raises:
+            TypeError: ``deployment_id`` is not a ``UUID``, ``requests`` is not a sequence,
+                or an item is not a request a body could make (as for a single create);
+                checked before anything else.
             TooManyFlowRuns: more requests than the limit (checked first, as in Prefect).
             DeploymentNotFound: no such deployment (also for an empty list).
             StorageError: the unit of work itself could not be begun or committed.
         """
+        check_deployment_id(deployment_id)
+        if isinstance(requests, str | bytes | Mapping) or not isinstance(requests, Iterable):
+            raise TypeError(
+                "requests must be a sequence of DeploymentFlowRunCreate, "
+                f"not {type(requests).__name__}"
+            )
+        requests = list(requests)
+        for index, request in enumerate(requests):
+            check_request(request, f"requests[{index}]")
         return create_many(
             self._steps, deployment_id, requests, atomic=atomic, created_by=created_by
         )
@@ -177,5 +199,9 @@ class FlowRunService:
             ``StorageIntegrityError`` its insert would raise (a missing infrastructure
             document or parent task run, a second ``""`` key).
         """
-        request = request if request is not None else DeploymentFlowRunCreate()
+        check_deployment_id(deployment_id)
+        if request is None:
+            request = DeploymentFlowRunCreate()
+        else:
+            check_request(request)
         return plan_create(self._steps, deployment_id, request, created_by=created_by)

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from flowrun_core.models import CreatedBy, DeploymentFlowRunCreate
 from flowrun_core.rules.provenance import RunPlan, provenance
+from flowrun_core.service.request_check import too_deep
 from flowrun_core.service.steps import CreateSteps
 
 __all__ = ["plan_create"]
@@ -42,5 +43,5 @@ def plan_create(
                 flow_run=existing, replay=True, provenance=found, new_work_queue=built.new_queue
             )
         steps.check_insert(run, key_taken=existing is not None)
-        steps.check_event(run, unstorable=built.unstorable)
+        steps.check_event(run, unstorable=built.unstorable, too_deep=too_deep(request))
         return RunPlan(flow_run=run, replay=False, provenance=found, new_work_queue=built.new_queue)

@@ -18,6 +18,7 @@ from flowrun_core.errors import (
     DeploymentNotFound,
     IdempotencyKeyReused,
     MissingParameterSchema,
+    NestedTooDeep,
     ScheduledTimeOutOfRange,
     StorageIntegrityError,
     UnknownWorkQueue,
@@ -77,6 +78,7 @@ from flowrun_core.rules.work_queue import (
     lowest_free_priority,
     require_pool_for_override,
 )
+from flowrun_core.service.request_check import too_deep
 
 __all__ = ["Built", "Checked", "CreateSteps"]
 
@@ -232,7 +234,12 @@ class CreateSteps:
                 self.check_replay(deployment, request, stored, fingerprint)
                 return Created(value=stored, created=False)
         run = self.assemble(deployment, request, checked, created_by)
-        self.check_event(run, flow_tags=flow_tags, unstorable=checked.unstorable)
+        self.check_event(
+            run,
+            flow_tags=flow_tags,
+            unstorable=checked.unstorable,
+            too_deep=too_deep(request),
+        )
         result = repository.create_flow_run(as_stored(run))
         if not result.created:
             self.check_replay(deployment, request, result.value, fingerprint)
@@ -350,9 +357,16 @@ class CreateSteps:
     # -- idempotency -------------------------------------------------------------------
 
     def fingerprint(self, request: DeploymentFlowRunCreate) -> Fingerprint | None:
-        """The request's fingerprint when strict mode will store or compare one."""
+        """The request's fingerprint when strict mode will store or compare one.
+
+        A request nested too deep to store (:func:`too_deep`) has none: strict mode refuses
+        it here, before its rules, as no stored run can match it.
+        """
         if self._fingerprints is None or not request.idempotency_key:
             return None
+        deep = too_deep(request)
+        if deep is not None:
+            raise deep
         return fingerprint_of(request)
 
     def check_replay(
@@ -422,10 +436,13 @@ class CreateSteps:
         *,
         flow_tags: tuple[str, ...] | None = None,
         unstorable: UnstorableHydration | None = None,
+        too_deep: NestedTooDeep | None = None,
     ) -> None:
         """Refuse ``run`` where Prefect fails only once the run is inserted.
 
-        First a hydrated value Prefect cannot store (``unstorable``, from :meth:`check`).
+        First a hydrated value Prefect cannot store (``unstorable``, from :meth:`check`),
+        then a request value nested too deep to answer (``too_deep``, from
+        :func:`~flowrun_core.service.request_check.too_deep`).
 
         That is a scheduled time with no UTC equivalent (writing the first state fails; see
         :func:`~flowrun_core.rules.stored_form.check_utc_range`), then a first state-change
@@ -436,6 +453,9 @@ class CreateSteps:
         if unstorable is not None:
             self._check_insert_first(run)
             raise unstorable
+        if too_deep is not None:
+            self._check_insert_first(run)
+            raise too_deep
         if flow_tags is None:
             flow_tags = self.flow_tags(run.flow_id)
         try:

@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from uuid import UUID
 
-from flowrun_core.errors import FlowRunError, InvalidHeader, InvalidRequest, StorageValueError
+from flowrun_core.errors import (
+    FlowRunError,
+    InvalidHeader,
+    InvalidRequest,
+    NestedTooDeep,
+    StorageValueError,
+)
 from flowrun_core.json_types import JSON
 from flowrun_core.models import CreatedBy, DeploymentFlowRunCreate, WorkQueue
 from flowrun_core.service import FlowRunService
@@ -110,6 +116,9 @@ def _before_the_crash(
     """
     try:
         replay = service.plan(deployment_id, exc.request, created_by=created_by).replay
+    except NestedTooDeep:
+        # The service's own refusal of what ``exc`` refuses: nothing answered before it.
+        return False
     except StorageValueError as error:
         if not exc.replayable:
             # The store could not even look up the bound text (a queue name, a key; the

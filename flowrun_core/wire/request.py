@@ -24,6 +24,7 @@ from flowrun_core.rules.hydration import (
     MAX_JSON_DEPTH,
     first_unencodable_string,
     json_depth_exceeds,
+    nested_too_deep,
 )
 from flowrun_core.wire.converter import error_details, make_wire_converter
 from flowrun_core.wire.lax import fails_after_validation
@@ -444,13 +445,7 @@ def _refuse_deep_values(body: bytes, request: DeploymentFlowRunCreate, parsed: J
     if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
         return
     details = [
-        ErrorDetail(
-            type="value_error",
-            loc=("body", name),
-            msg=f"Value error, nested more than {MAX_JSON_DEPTH} levels deep",
-            input=None,
-            ctx={"error": {}},
-        )
+        nested_too_deep(("body", name))
         for name in _FREE_JSON_FIELDS
         if json_depth_exceeds(getattr(request, name), MAX_JSON_DEPTH)
     ]
