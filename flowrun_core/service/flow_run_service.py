@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
 from uuid import UUID
 
 from flowrun_core.bulk import BulkCreateResult
@@ -37,7 +38,10 @@ class FlowRunService:
             is Prefect's.
 
     Raises:
-        TypeError: ``options`` ask for strict idempotency and ``repository`` lacks the
+        TypeError: ``repository`` lacks a method of the
+            :class:`~flowrun_core.ports.Repository` protocol, a factory is not callable,
+            ``options`` is not a :class:`ServiceOptions`, or ``options`` ask for strict
+            idempotency and ``repository`` lacks the
             :class:`~flowrun_core.ports.FingerprintStore` capability.
 
     With the same inputs and the same factories, the service produces identical runs.
@@ -56,6 +60,9 @@ class FlowRunService:
         options: ServiceOptions | None = None,
         new_state_id: IdFactory | None = None,
     ) -> None:
+        _check_parts(repository, options, clock=clock, new_id=new_id, new_name=new_name)
+        if new_state_id is not None and not callable(new_state_id):
+            raise TypeError(f"new_state_id must be callable, not {new_state_id!r}")
         self._steps = CreateSteps(
             repository,
             clock=clock,
@@ -205,3 +212,28 @@ class FlowRunService:
         else:
             check_request(request)
         return plan_create(self._steps, deployment_id, request, created_by=created_by)
+
+
+_REPOSITORY_METHODS: Final = tuple(
+    name
+    for name, member in vars(Repository).items()
+    if callable(member) and not name.startswith("_")
+)
+"""The methods every :class:`~flowrun_core.ports.Repository` has."""
+
+
+def _check_parts(repository: object, options: object, **factories: object) -> None:
+    """``TypeError`` now for a part the first create would otherwise trip over."""
+    missing = [
+        name for name in _REPOSITORY_METHODS if not callable(getattr(repository, name, None))
+    ]
+    if missing:
+        raise TypeError(
+            f"repository must implement the Repository protocol; {type(repository).__name__} "
+            f"lacks {', '.join(missing)}"
+        )
+    for name, factory in factories.items():
+        if not callable(factory):
+            raise TypeError(f"{name} must be callable, not {factory!r}")
+    if options is not None and not isinstance(options, ServiceOptions):
+        raise TypeError(f"options must be a ServiceOptions, not {type(options).__name__}")

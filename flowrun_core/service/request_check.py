@@ -155,11 +155,10 @@ def _nests_deep(value: object) -> bool:
     return json_depth_exceeds(value, MAX_JSON_DEPTH)
 
 
-def _optional(value: object, kind: type | tuple[type, ...], where: str, field: str) -> None:
+def _optional(value: object, kind: type, where: str, field: str) -> None:
     if value is not None and not isinstance(value, kind):
-        name = kind.__name__ if isinstance(kind, type) else kind[0].__name__
         raise TypeError(
-            f"{where}.{field} must be {name} or None, not {type(value).__name__} {value!r}"
+            f"{where}.{field} must be {kind.__name__} or None, not {type(value).__name__} {value!r}"
         )
 
 

@@ -34,6 +34,7 @@ from flowrun_core.bulk import BulkStatus
 from flowrun_core.errors import TooManyFlowRuns
 from flowrun_core.rules.provenance import Origin
 from flowrun_core.service import ServiceOptions
+from flowrun_core.service.flow_run_service import _REPOSITORY_METHODS
 
 ADAPTERS: dict[str, Callable[[], Repository]] = {
     "memory": InMemoryRepository,
@@ -132,11 +133,48 @@ def test_options_are_validated() -> None:
 
 
 def test_strict_needs_a_fingerprint_store() -> None:
-    class Bare:
-        pass
+    class PortOnly:
+        """A repository with the port's methods and no optional capability."""
 
+        def __init__(self) -> None:
+            self._inner = InMemoryRepository()
+
+        def __getattr__(self, name: str) -> object:
+            if name in _REPOSITORY_METHODS:
+                return getattr(self._inner, name)
+            raise AttributeError(name)
+
+    FlowRunService(PortOnly())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="FingerprintStore"):
-        FlowRunService(Bare(), options=ServiceOptions(idempotency="strict"))  # type: ignore[arg-type]
+        FlowRunService(PortOnly(), options=ServiceOptions(idempotency="strict"))  # type: ignore[arg-type]
+
+
+class _Bare:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        (
+            {"repository": _Bare()},
+            "repository must implement the Repository protocol; _Bare lacks transaction, close,",
+        ),
+        ({"options": "strict"}, "options must be a ServiceOptions, not str"),
+        ({"clock": "now"}, "clock must be callable, not 'now'"),
+        ({"new_id": 5}, "new_id must be callable, not 5"),
+        ({"new_name": None}, "new_name must be callable, not None"),
+        ({"new_state_id": 5}, "new_state_id must be callable, not 5"),
+    ],
+)
+def test_a_wrong_part_is_refused_when_the_service_is_made(
+    parts: dict[str, object], message: str
+) -> None:
+    """Before, each was accepted and failed on the first create (AttributeError, TypeError)."""
+    arguments: dict[str, object] = {"repository": InMemoryRepository(), **parts}
+    with pytest.raises(TypeError) as caught:
+        FlowRunService(**arguments)  # type: ignore[arg-type]
+    assert str(caught.value).startswith(message)
 
 
 # -- strict idempotency ----------------------------------------------------------------------
