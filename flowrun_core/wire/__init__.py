@@ -27,6 +27,7 @@ from flowrun_core.wire._common import (
     WireOptions,
     WireResponse,
     deep_body_guard,
+    handler_body,
     invalid,
     lower,
     parsed_body,
@@ -149,8 +150,10 @@ def handle_create_flow_run(
     Returns 201 with the new run, 200 with the run an idempotency key named, or the
     error status and body of the first check that fails, in Prefect's order: the path id
     (404), ``X-Prefect-Api-Version`` (400), the body and automation headers (422, all
-    problems at once), then the service's rules. Nothing raises: every outcome is a
-    :class:`WireResponse`.
+    problems at once), then the service's rules. Nothing the request holds raises: every
+    outcome is a :class:`WireResponse`. ``TypeError`` is for the caller's own arguments: a
+    ``str`` body (pass its bytes; a ``bytearray`` or ``memoryview`` is read as bytes), a
+    ``deployment_id`` that is not text, headers that are not a mapping of text to text.
     """
     return _answer(
         service, deployment_id, body, headers, options=options or WireOptions(), respond=_created
@@ -182,6 +185,7 @@ def _answer(
     respond: _Respond,
 ) -> WireResponse:
     """Decode the request as Prefect does, then ``respond``; a rule's refusal is its problem."""
+    body = handler_body(deployment_id, body, headers)
     with deep_body_guard(body):
         decoded = _decode(service, deployment_id, body, headers, options)
         if isinstance(decoded, WireResponse):

@@ -29,6 +29,7 @@ __all__ = [
     "WireOptions",
     "WireResponse",
     "deep_body_guard",
+    "handler_body",
     "invalid",
     "lower",
     "parsed_body",
@@ -45,6 +46,38 @@ PATH_UUID = re.compile(
 
 _FEW_OPENERS: Final = 100
 """Brackets and braces a body may hold and still be handled with the collector running."""
+
+
+def handler_body(deployment_id: object, body: object, headers: object) -> bytes | None:
+    """A handler's arguments checked: the body as ``bytes`` (or ``None``), else ``TypeError``.
+
+    What the request holds is answered, never raised; these are the embedding code's own
+    arguments. A ``bytearray`` or ``memoryview`` body is read as its bytes; a ``str`` body,
+    a ``deployment_id`` that is not the path segment's text, or headers that are not a
+    mapping of names to text are refused, naming what to pass instead.
+    """
+    if not isinstance(deployment_id, str):
+        raise TypeError(
+            f"deployment_id must be the path segment as str, not {type(deployment_id).__name__}"
+        )
+    if headers is not None and not isinstance(headers, Mapping):
+        raise TypeError(
+            f"headers must be a mapping of header names to values, not {type(headers).__name__}"
+        )
+    if headers:
+        for name, value in headers.items():
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise TypeError(
+                    f"headers must map str names to str values (decode bytes as latin-1), "
+                    f"not {name!r}: {value!r}"
+                )
+    if body is None or type(body) is bytes:
+        return body
+    if isinstance(body, bytes | bytearray | memoryview):
+        return bytes(body)
+    if isinstance(body, str):
+        raise TypeError("body must be the request's bytes, not str (use text.encode('utf-8'))")
+    raise TypeError(f"body must be bytes or None, not {type(body).__name__}")
 
 
 def deep_body_guard(body: bytes | None) -> AbstractContextManager[None]:

@@ -37,6 +37,7 @@ from flowrun_core.wire._common import (
     WireOptions,
     WireResponse,
     deep_body_guard,
+    handler_body,
     invalid,
     lower,
     path_uuid,
@@ -161,10 +162,12 @@ def handle_bulk_create_flow_runs(
 
     The body is a JSON array of create-flow-run request objects. With
     ``options.bulk_atomic`` the batch is all or nothing; with ``options.bulk_outcomes``
-    each result carries the richer outcome. Nothing raises: every outcome is a
-    :class:`~flowrun_core.wire.WireResponse`.
+    each result carries the richer outcome. Nothing the request holds raises: every outcome
+    is a :class:`~flowrun_core.wire.WireResponse` (``TypeError`` is for the caller's own
+    arguments, as for :func:`~flowrun_core.wire.handle_create_flow_run`).
     """
     options = options or WireOptions()
+    body = handler_body(deployment_id, body, headers)
     with deep_body_guard(body):
         return _handle_bulk(service, deployment_id, body, headers, options)
 
