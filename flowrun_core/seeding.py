@@ -77,6 +77,7 @@ from flowrun_core.rules.creation import (
     check_variable,
     check_work_pool,
 )
+from flowrun_core.rules.hydration import MAX_JSON_DEPTH, json_depth_exceeds
 from flowrun_core.rules.job_variables import validate_job_variables
 from flowrun_core.rules.state import (
     apply_initial_state,
@@ -152,6 +153,12 @@ def _check_deployment_types(fields: DeploymentFields) -> None:
         if key in fields and fields[key] is None:  # type: ignore[literal-required]
             raise InvalidEntity(
                 f"deployment {key} must be an object, not null", entity="deployment"
+            )
+        if json_depth_exceeds(fields.get(key), MAX_JSON_DEPTH):
+            # Prefect stores such a deployment, then cannot serialize its answer (500).
+            raise InvalidEntity(
+                f"deployment {key} nest more than {MAX_JSON_DEPTH} levels deep",
+                entity="deployment",
             )
     for key in ("version", "description", "work_pool_name", "work_queue_name"):
         check_text("deployment", key, fields.get(key))
@@ -432,8 +439,10 @@ class Seeder:
             InvalidEntity: the name holds one of ``/ % & > <``; a field has a type Prefect
                 refuses (a tag that is not a string, a label value that is not a scalar, a
                 ``version`` that is not a string, ``parameters`` that are not an object);
-                enforcement was asked for and the parameters or the schema fail; or the job
-                variables fail the pool's variables schema.
+                enforcement was asked for and the parameters or the schema fail; the job
+                variables fail the pool's variables schema; or ``parameters`` or
+                ``job_variables`` nest more than 256 levels deep (Prefect stores such a
+                deployment, then answers 500).
             WorkPoolNotFound: ``work_pool_name`` names no pool.
             BlockNotFound: a pool default names a block document that does not exist.
             TypeError: a deployment of this flow and name exists, and the repository lacks

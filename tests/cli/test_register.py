@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from uuid import UUID
 
@@ -299,3 +300,80 @@ def test_register_all_rejects_unknown_sections(flowrun, tmp_path: Path) -> None:
     assert "unknown section(s) 'flow'" in result.stderr
     not_a_mapping = flowrun("register", "all", write(tmp_path, "t.yaml", "- name: etl\n"))
     assert not_a_mapping.exit_code == ExitCode.INVALID_INPUT
+
+
+# -- hostile files: deep, self-referring, alias bombs ----------------------------------------
+
+
+def _deep_text(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_a_file_too_deep_to_parse_is_invalid_input(flowrun, tmp_path: Path, suffix: str) -> None:
+    """Before: 'unexpected RecursionError' and exit 1."""
+    source = tmp_path / f"deep{suffix}"
+    source.write_text('{"flows": [{"name": "x", "tags": ' + _deep_text(5000) + "}]}")
+    result = flowrun("register", "all", str(source))
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    assert result.stderr == f"error: {source}: nested too deeply to read.\n"
+
+
+def test_a_deep_file_the_parser_reads_converts_without_recursion(flowrun, tmp_path: Path) -> None:
+    """900 levels parse; the conversion used to recurse once per level and crash."""
+    deeper = tmp_path / "deeper.json"
+    deeper.write_text('{"flows": [{"name": "x", "tags": ' + _deep_text(900) + "}]}")
+    result = flowrun("register", "all", str(deeper))
+    # Read and converted: the refusal is the setup's own (tags must be strings).
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    assert "must be a list of strings" in result.stderr
+
+
+def test_a_yaml_alias_to_an_enclosing_node_is_refused(flowrun, tmp_path: Path) -> None:
+    """Before: 'unexpected RecursionError' (the alias made the tree contain itself)."""
+    source = tmp_path / "loop.yaml"
+    source.write_text("flows: &x [{name: loop, tags: *x}]\n")
+    result = flowrun("register", "all", str(source))
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    assert result.stderr == (
+        f"error: {source}.flows[0].tags: refers to itself (a YAML alias to an enclosing value).\n"
+    )
+
+
+def test_a_yaml_alias_bomb_stops_at_the_value_budget(
+    flowrun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each level repeats the one before nine times: 9**7 values from eight short lines.
+
+    Before, every alias was copied out (4.8 million values, seconds and hundreds of MB;
+    one more level, ten times that). The budget is lowered here to keep the test quick.
+    """
+    monkeypatch.setattr(sys.modules["flowrun_adapters.cli.register"], "MAX_DOCUMENT_VALUES", 10_000)
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    lines += [
+        f"a{level}: &a{level} [" + ",".join([f"*a{level - 1}"] * 9) + "]" for level in range(1, 7)
+    ]
+    lines.append("flows: [{name: bomb, tags: *a6}]")
+    source = tmp_path / "bomb.yaml"
+    source.write_text("\n".join(lines) + "\n")
+    result = flowrun("register", "all", str(source))
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    assert result.stderr == (
+        f"error: {source}: more than 10,000 values once YAML aliases are expanded; refusing it.\n"
+    )
+
+
+def test_shared_yaml_aliases_within_the_budget_are_copied(
+    flowrun, tmp_path: Path, db: Path
+) -> None:
+    source = tmp_path / "shared.yaml"
+    source.write_text("flows: [{name: one, tags: &t [a, b]}, {name: two, tags: *t}]\n")
+    assert flowrun("register", "all", str(source)).exit_code == 0
+    repo = open_repository(repository_url(str(db)))
+    try:
+        assert {f.name: f.tags for f in repo.list_flows()} == {
+            "one": ("a", "b"),
+            "two": ("a", "b"),
+        }
+    finally:
+        repo.close()

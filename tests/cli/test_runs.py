@@ -280,3 +280,27 @@ def test_run_list_filters_and_table(flowrun, seeded: dict[str, str], tmp_path: P
 def test_run_list_empty(flowrun, seeded: dict[str, str]) -> None:
     result = flowrun("run", "list")
     assert (result.exit_code, result.stdout) == (0, "No flow runs.\n")
+
+
+def test_a_param_too_deep_to_parse_is_text(flowrun, seeded: dict[str, str]) -> None:
+    """As any value that does not parse as JSON; before: 'unexpected RecursionError'."""
+    deep = "[" * 5000 + "]" * 5000
+    run = create(flowrun, "etl/adhoc", "-p", f"x={deep}")
+    assert run["parameters"] == {"x": deep}
+
+
+def test_a_body_too_deep_to_combine_with_options_is_invalid_input(
+    flowrun, seeded: dict[str, str], tmp_path: Path
+) -> None:
+    body = tmp_path / "deep.json"
+    body.write_text('{"parameters": {"x": ' + "[" * 5000 + "]" * 5000 + "}}")
+    result = flowrun("run", "create", "etl/adhoc", "--body", str(body), "-t", "x")
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    assert result.stderr == (
+        f"error: --body {body}: not valid JSON (nested too deeply to read); it must be a JSON "
+        "object to combine with options.\n"
+    )
+    # Without options the bytes go to the endpoint untouched, which answers 400 as Prefect.
+    untouched = flowrun("run", "create", "etl/adhoc", "--body", str(body))
+    assert untouched.exit_code == ExitCode.INVALID_INPUT
+    assert "There was an error parsing the body" in untouched.stderr

@@ -14,6 +14,7 @@ from flowrun_adapters import open_repository
 from flowrun_adapters.memory import InMemoryRepository
 
 from flowrun_core import Deployment, DeploymentFlowRunCreate, FlowRunService, Seeder
+from flowrun_core.errors import InvalidEntity
 from flowrun_core.ports import Repository
 from flowrun_core.seeding import DeploymentFields
 
@@ -137,3 +138,25 @@ def test_without_the_capability_a_second_deployment_is_refused() -> None:
     assert repo.list_deployments() == [first]
     seed.deployment(flow, "other")  # a new name needs no update
     assert [d.name for d in repo.list_deployments()] == ["dep", "other"]
+
+
+def _nested(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("field", ["parameters", "job_variables"])
+def test_deployment_defaults_past_256_levels_are_refused(repo: Repository, field: str) -> None:
+    """Prefect 3.9.1 answers POST /deployments/ with such a field 500 (observed: 256 levels
+    201, 257 levels 500); before, the Seeder stored it and runs were made from it."""
+    seed = Seeder(repo)
+    flow = seed.flow("f")
+    at_limit = seed.deployment(flow, "ok", **{field: {"x": _nested(255)}})  # type: ignore[misc]
+    assert getattr(at_limit, field) == {"x": _nested(255)}
+    with pytest.raises(InvalidEntity) as caught:
+        seed.deployment(flow, "deep", **{field: {"x": _nested(256)}})  # type: ignore[misc]
+    assert caught.value.message == f"deployment {field} nest more than 256 levels deep"
+    assert caught.value.entity == "deployment"
+    assert [d.name for d in repo.list_deployments()] == ["ok"]

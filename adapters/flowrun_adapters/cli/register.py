@@ -57,24 +57,74 @@ class Registered:
 # -- reading files --------------------------------------------------------------------------
 
 
+MAX_DOCUMENT_VALUES: Final = 1_000_000
+"""Most values a registration file may hold once YAML aliases are expanded.
+
+PyYAML shares an aliased node; copying it out for each alias could otherwise turn a small
+file into billions of values (the "billion laughs"). A million is far past any real setup.
+"""
+
+
 def _json_value(value: object, where: str) -> JSON:
-    """``value`` (from YAML or JSON) as plain JSON; YAML dates become ISO 8601 strings."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [_json_value(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        result: dict[str, JSON] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
+    """``value`` (from YAML or JSON) as plain JSON; YAML dates become ISO 8601 strings.
+
+    Walks with an explicit stack, so any depth the parser read converts; a value that
+    contains itself (a YAML alias to an enclosing node) or more than
+    :data:`MAX_DOCUMENT_VALUES` values is refused.
+    """
+    budget = MAX_DOCUMENT_VALUES
+    root: list[JSON] = [None]
+    # (value, where, container, key): the converted value goes to container[key]. A
+    # _LEAVE entry closes a container: its id leaves the set of those being converted.
+    stack: list[tuple[object, str, object, object]] = [(value, where, root, 0)]
+    open_ids: set[int] = set()
+    while stack:
+        item, here, into, key = stack.pop()
+        if item is _LEAVE:
+            open_ids.discard(key)
+            continue
+        budget -= 1
+        if budget < 0:
+            raise CliError(
+                f"{where}: more than {MAX_DOCUMENT_VALUES:,} values once YAML aliases are "
+                "expanded; refusing it.",
+                ExitCode.INVALID_INPUT,
+            )
+        converted: JSON
+        if item is None or isinstance(item, bool | int | float | str):
+            converted = item
+        elif isinstance(item, datetime | date | time):
+            converted = item.isoformat()
+        elif isinstance(item, list | dict):
+            if id(item) in open_ids:
                 raise CliError(
-                    f"{where}: key {key!r} is not a string (quote it).", ExitCode.INVALID_INPUT
+                    f"{here}: refers to itself (a YAML alias to an enclosing value).",
+                    ExitCode.INVALID_INPUT,
                 )
-            result[key] = _json_value(item, f"{where}.{key}")
-        return result
-    raise CliError(f"{where}: {type(value).__name__} values are not JSON.", ExitCode.INVALID_INPUT)
+            open_ids.add(id(item))
+            stack.append((_LEAVE, here, None, id(item)))
+            if isinstance(item, list):
+                converted = [None] * len(item)
+                stack.extend((child, f"{here}[{i}]", converted, i) for i, child in enumerate(item))
+            else:
+                converted = {}
+                for name, child in item.items():
+                    if not isinstance(name, str):
+                        raise CliError(
+                            f"{here}: key {name!r} is not a string (quote it).",
+                            ExitCode.INVALID_INPUT,
+                        )
+                    converted[name] = None  # keeps the file's key order
+                    stack.append((child, f"{here}.{name}", converted, name))
+        else:
+            raise CliError(
+                f"{here}: {type(item).__name__} values are not JSON.", ExitCode.INVALID_INPUT
+            )
+        into[key] = converted  # type: ignore[index]
+    return root[0]
+
+
+_LEAVE: Final = object()
 
 
 def _parse(text: str, source: str) -> object:
@@ -83,13 +133,20 @@ def _parse(text: str, source: str) -> object:
             return json.loads(text)
         except ValueError as exc:
             raise CliError(f"{source}: not valid JSON: {exc}", ExitCode.INVALID_INPUT) from exc
+        except RecursionError:
+            raise CliError(_TOO_DEEP.format(source), ExitCode.INVALID_INPUT) from None
     try:
         return yaml.safe_load(text)
+    except RecursionError:
+        raise CliError(_TOO_DEEP.format(source), ExitCode.INVALID_INPUT) from None
     except yaml.YAMLError as exc:
         raise CliError(
             f"{source}: not valid YAML or JSON: {exc}".replace("\n", " "),
             ExitCode.INVALID_INPUT,
         ) from exc
+
+
+_TOO_DEEP: Final = "{}: nested too deeply to read."
 
 
 def read_source(source: str) -> str:

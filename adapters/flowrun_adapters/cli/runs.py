@@ -41,7 +41,7 @@ def parse_param(text: str) -> tuple[str, JSON]:
         raise click.BadParameter(f"expected KEY=VALUE, got {text!r}", param_hint="--param")
     try:
         value: JSON = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # too deep for the parser: text, like any non-JSON
         value = raw
     return key, value
 
@@ -112,12 +112,13 @@ def build_body(
     if raw is not None:
         try:
             base = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deeply to read" if isinstance(exc, RecursionError) else exc
             raise CliError(
-                f"--body {body_source}: not valid JSON ({exc}); it must be a JSON object "
+                f"--body {body_source}: not valid JSON ({reason}); it must be a JSON object "
                 "to combine with options.",
                 ExitCode.INVALID_INPUT,
-            ) from exc
+            ) from None
         if not isinstance(base, dict):
             raise CliError(
                 f"--body {body_source}: must hold a JSON object to combine with options.",
