@@ -41,10 +41,12 @@ def create_many(
     *,
     atomic: bool,
     created_by: CreatedBy | None,
+    flat: Sequence[bool] = (),
 ) -> BulkCreateResult:
     """Create every request's run of ``deployment_id`` in one unit of work.
 
     See :meth:`flowrun_core.service.FlowRunService.create_flow_runs_from_deployment`.
+    ``flat[i]`` says request ``i`` is flat (see ``CreateSteps.create``); missing means no.
     """
     requests = list(requests)
     limit = steps.options.bulk_limit
@@ -55,7 +57,15 @@ def create_many(
             deployment = steps.deployment(deployment_id)
             flow_tags = steps.flow_tags(deployment.flow_id)
             outcomes = [
-                _item(steps, deployment, index, request, created_by, flow_tags=flow_tags)
+                _item(
+                    steps,
+                    deployment,
+                    index,
+                    request,
+                    created_by,
+                    flow_tags=flow_tags,
+                    flat=index < len(flat) and flat[index],
+                )
                 for index, request in enumerate(requests)
             ]
             _roll_back_if_any_failed(outcomes, atomic=atomic)
@@ -80,13 +90,16 @@ def _item(
     created_by: CreatedBy | None,
     *,
     flow_tags: tuple[str, ...],
+    flat: bool,
 ) -> BulkItemOutcome:
     try:
         if steps.writes_more_than_the_run(request):
             with steps.repository.transaction():
-                result = steps.create(deployment, request, created_by, flow_tags=flow_tags)
+                result = steps.create(
+                    deployment, request, created_by, flow_tags=flow_tags, flat=flat
+                )
         else:
-            result = steps.create(deployment, request, created_by, flow_tags=flow_tags)
+            result = steps.create(deployment, request, created_by, flow_tags=flow_tags, flat=flat)
     except FlowRunError as exc:
         return BulkItemOutcome(index=index, status=BulkStatus.FAILED, error=exc)
     status = BulkStatus.CREATED if result.created else BulkStatus.REPLAYED

@@ -128,13 +128,13 @@ class FlowRunService:
         """
         check_deployment_id(deployment_id)
         if request is None:
-            request = DeploymentFlowRunCreate()
+            request, flat = DeploymentFlowRunCreate(), True
         else:
-            check_request(request)
+            flat = check_request(request)
         steps = self._steps
         with steps.repository.transaction():
             deployment = steps.deployment(deployment_id)
-            return steps.create(deployment, request, created_by)
+            return steps.create(deployment, request, created_by, flat=flat)
 
     def create_flow_runs_from_deployment(
         self,
@@ -180,10 +180,11 @@ class FlowRunService:
                 f"not {type(requests).__name__}"
             )
         requests = list(requests)
-        for index, request in enumerate(requests):
-            check_request(request, f"requests[{index}]")
+        flat = [
+            check_request(request, f"requests[{index}]") for index, request in enumerate(requests)
+        ]
         return create_many(
-            self._steps, deployment_id, requests, atomic=atomic, created_by=created_by
+            self._steps, deployment_id, requests, atomic=atomic, created_by=created_by, flat=flat
         )
 
     def plan(
@@ -208,10 +209,10 @@ class FlowRunService:
         """
         check_deployment_id(deployment_id)
         if request is None:
-            request = DeploymentFlowRunCreate()
+            request, flat = DeploymentFlowRunCreate(), True
         else:
-            check_request(request)
-        return plan_create(self._steps, deployment_id, request, created_by=created_by)
+            flat = check_request(request)
+        return plan_create(self._steps, deployment_id, request, created_by=created_by, flat=flat)
 
 
 _REPOSITORY_METHODS: Final = tuple(

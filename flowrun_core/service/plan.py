@@ -18,11 +18,13 @@ def plan_create(
     request: DeploymentFlowRunCreate,
     *,
     created_by: CreatedBy | None,
+    flat: bool = False,
 ) -> RunPlan:
     """The run a create of ``request`` would return, with the provenance of its fields.
 
     See :meth:`flowrun_core.service.FlowRunService.plan`. The unit of work is opened only
-    to read consistently; nothing is written in it.
+    to read consistently; nothing is written in it. ``flat``: as for
+    :meth:`~flowrun_core.service.steps.CreateSteps.create`.
     """
     repository = steps.repository
     with repository.transaction():
@@ -43,5 +45,6 @@ def plan_create(
                 flow_run=existing, replay=True, provenance=found, new_work_queue=built.new_queue
             )
         steps.check_insert(run, key_taken=existing is not None)
-        steps.check_event(run, unstorable=built.unstorable, too_deep=too_deep(request))
+        deep = None if flat else too_deep(request)
+        steps.check_event(run, unstorable=built.unstorable, too_deep=deep)
         return RunPlan(flow_run=run, replay=False, provenance=found, new_work_queue=built.new_queue)

@@ -52,10 +52,14 @@ def check_deployment_id(deployment_id: object) -> None:
         )
 
 
-def check_request(request: object, where: str = "request") -> None:
-    """``TypeError`` unless ``request`` is a :class:`DeploymentFlowRunCreate` a body could make."""
+def check_request(request: object, where: str = "request") -> bool:
+    """``TypeError`` unless ``request`` is a :class:`DeploymentFlowRunCreate` a body could make.
+
+    Returns whether it is flat (its free-form JSON fields hold only scalars, and it has no
+    state): such a request cannot nest too deep, so :func:`too_deep` need not look.
+    """
     if type(request) is DeploymentFlowRunCreate and _usual(request):
-        return  # the usual request, checked at a glance
+        return True  # the usual request, checked at a glance
     if not isinstance(request, DeploymentFlowRunCreate):
         raise TypeError(f"{where} must be a DeploymentFlowRunCreate, not {type(request).__name__}")
     _optional(request.name, str, where, "name")
@@ -78,6 +82,7 @@ def check_request(request: object, where: str = "request") -> None:
         )
     if request.state is not None:
         _state(request.state, f"{where}.state")
+    return False
 
 
 def _usual(request: DeploymentFlowRunCreate) -> bool:
@@ -85,26 +90,30 @@ def _usual(request: DeploymentFlowRunCreate) -> bool:
 
     Costs a fraction of the full check, which runs otherwise (and may still pass).
     """
-    if request.state is not None or request.labels is not None:
-        return False
-    if type(request.empirical_policy) is not FlowRunPolicy:
-        return False
-    for text in (request.name, request.idempotency_key, request.work_queue_name):
-        if text is not None and type(text) is not str:
-            return False
+    name = request.name
+    key = request.idempotency_key
+    queue = request.work_queue_name
     flag: object = request.enforce_parameter_schema
-    if flag is not None and type(flag) is not bool:
-        return False
-    for ident in (request.infrastructure_document_id, request.parent_task_run_id):
-        if ident is not None and type(ident) is not UUID:
-            return False
+    document = request.infrastructure_document_id
+    parent = request.parent_task_run_id
     tags = request.tags
-    if type(tags) is not tuple:
+    job_variables = request.job_variables
+    if (
+        request.state is not None
+        or request.labels is not None
+        or type(request.empirical_policy) is not FlowRunPolicy
+        or (name is not None and type(name) is not str)
+        or (key is not None and type(key) is not str)
+        or (queue is not None and type(queue) is not str)
+        or (flag is not None and type(flag) is not bool)
+        or (document is not None and type(document) is not UUID)
+        or (parent is not None and type(parent) is not UUID)
+        or type(tags) is not tuple
+    ):
         return False
     for tag in tags:
         if type(tag) is not str:
             return False
-    job_variables = request.job_variables
     return (
         _flat(request.parameters)
         and _flat(request.context)

@@ -213,6 +213,7 @@ class CreateSteps:
         created_by: CreatedBy | None,
         *,
         flow_tags: tuple[str, ...] | None = None,
+        flat: bool = False,
     ) -> Created[FlowRun]:
         """Steps 2 to 8: check, then replay the stored run or build and insert a new one.
 
@@ -220,6 +221,8 @@ class CreateSteps:
         exception of the first rule that fails, having written nothing of its own.
         ``flow_tags`` are the deployment's flow's tags when the caller has read them in
         this unit of work (see :meth:`flow_tags`); otherwise they are read when needed.
+        ``flat`` says :func:`~flowrun_core.service.request_check.check_request` found the
+        request flat, so it cannot nest too deep (see :meth:`check_event`).
         """
         repository = self.repository
         fingerprint = self.fingerprint(request)
@@ -238,7 +241,7 @@ class CreateSteps:
             run,
             flow_tags=flow_tags,
             unstorable=checked.unstorable,
-            too_deep=too_deep(request),
+            too_deep=None if flat else too_deep(request),
         )
         result = repository.create_flow_run(as_stored(run))
         if not result.created:
