@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import pytest
 from flowrun_adapters import open_repository
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from flowrun_core.errors import DeploymentNotFound, NestedTooDeep
@@ -33,7 +33,7 @@ from flowrun_core.ports import Repository
 from flowrun_core.rules.hydration import MAX_JSON_DEPTH, json_depth_exceeds
 from flowrun_core.seeding import Seeder
 from flowrun_core.service import FlowRunService
-from flowrun_core.service.request_check import check_deployment_id, check_request
+from flowrun_core.service.request_check import check_deployment_id, check_request, too_deep
 from flowrun_core.testing.strategies import flow_run_create_bodies, json_objects, json_values
 from flowrun_core.wire import handle_create_flow_run
 from flowrun_core.wire.request import decode_create_request
@@ -226,17 +226,17 @@ def test_values_deeper_than_prefect_can_answer_are_refused_as_the_wire_refuses_t
         deployment_id, DeploymentFlowRunCreate(**{field: deepest})
     )
     assert made.created
-    for too_deep in ({"v": _nested(MAX_JSON_DEPTH)}, {"v": _nested(100_000)}):
-        request = DeploymentFlowRunCreate(**{field: too_deep})
+    for deep_value in ({"v": _nested(MAX_JSON_DEPTH)}, {"v": _nested(100_000)}):
+        request = DeploymentFlowRunCreate(**{field: deep_value})
         for call in (service.create_flow_run_from_deployment, service.plan):
             with pytest.raises(NestedTooDeep) as caught:
                 call(deployment_id, request)
         bulk = service.create_flow_runs_from_deployment(deployment_id, [request])
         assert isinstance(bulk.outcomes[0].error, NestedTooDeep)
-        if json_depth_exceeds(too_deep, MAX_JSON_DEPTH + 10):
+        if json_depth_exceeds(deep_value, MAX_JSON_DEPTH + 10):
             continue  # json.dumps cannot write the 100,000-level body to post it
         # The same items as the wire's 422 for the same body.
-        body = json.dumps({field: too_deep}).encode()
+        body = json.dumps({field: deep_value}).encode()
         answer = handle_create_flow_run(service, str(deployment_id), body)
         assert answer.status == 422
         wire = json.loads(answer.body)["exception_detail"]
@@ -340,3 +340,48 @@ def test_strict_idempotency_refuses_a_deep_request_before_fingerprinting_it() ->
             with pytest.raises(NestedTooDeep):
                 call(deployment.id, request)
     assert repo.count_flow_runs() == 0
+
+
+_deep_values = st.integers(1, 3).flatmap(
+    lambda width: st.integers(MAX_JSON_DEPTH - 3, MAX_JSON_DEPTH + 3).map(
+        lambda levels: {f"k{i}": _nested(levels) for i in range(width)}
+    )
+)
+_free_values = json_objects() | _deep_values | st.just({})
+
+
+@settings(max_examples=300)
+@example(parameters={}, context={"k": _nested(300)}, job_variables=None, state=None)
+@example(parameters={"k": _nested(300)}, context={}, job_variables={}, state=None)
+@example(parameters={}, context={}, job_variables={"k": _nested(300)}, state=None)
+@given(
+    parameters=_free_values,
+    context=_free_values,
+    job_variables=st.none() | _free_values,
+    state=st.none()
+    | json_values().map(lambda data: StateCreate(type=StateType.PENDING, data=data)),
+)
+def test_a_request_the_check_calls_flat_is_never_too_deep(
+    parameters: dict[str, Any],
+    context: dict[str, Any],
+    job_variables: dict[str, Any] | None,
+    state: StateCreate | None,
+) -> None:
+    """The steps skip the depth walk when the check says flat: that must be sound."""
+    request = DeploymentFlowRunCreate(
+        parameters=parameters, context=context, job_variables=job_variables, state=state
+    )
+    flat = check_request(request)
+    deep = too_deep(request)
+    if flat:
+        assert deep is None
+    expected = [
+        ("body", name)
+        for name, value in (
+            ("parameters", parameters),
+            ("context", context),
+            ("job_variables", job_variables),
+        )
+        if value is not None and json_depth_exceeds(value, MAX_JSON_DEPTH)
+    ]
+    assert ([d.loc for d in deep.details] if deep else []) == expected
