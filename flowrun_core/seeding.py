@@ -154,12 +154,6 @@ def _check_deployment_types(fields: DeploymentFields) -> None:
             raise InvalidEntity(
                 f"deployment {key} must be an object, not null", entity="deployment"
             )
-        if json_depth_exceeds(fields.get(key), MAX_JSON_DEPTH):
-            # Prefect stores such a deployment, then cannot serialize its answer (500).
-            raise InvalidEntity(
-                f"deployment {key} nest more than {MAX_JSON_DEPTH} levels deep",
-                entity="deployment",
-            )
     for key in ("version", "description", "work_pool_name", "work_queue_name"):
         check_text("deployment", key, fields.get(key))
     tags = fields.get("tags", ())
@@ -176,6 +170,24 @@ def _check_deployment_types(fields: DeploymentFields) -> None:
 
 _FLAGS: Final = ("enforce_parameter_schema", "paused")
 """Deployment fields Prefect reads as lax booleans (``"no"``, ``0`` and ``"yes"`` included)."""
+
+
+def _check_answerable(deployment: Deployment) -> None:
+    """``InvalidEntity`` for ``parameters`` or ``job_variables`` nested past 256 levels.
+
+    Prefect 3.9.1 stores such a deployment, then cannot serialize its answer (500; observed:
+    256 levels 201, 257 levels 500). Checked last, just before the write, as Prefect fails
+    only after every other check has passed.
+    """
+    for key, value in (
+        ("parameters", deployment.parameters),
+        ("job_variables", deployment.job_variables),
+    ):
+        if json_depth_exceeds(value, MAX_JSON_DEPTH):
+            raise InvalidEntity(
+                f"deployment {key} nest more than {MAX_JSON_DEPTH} levels deep",
+                entity="deployment",
+            )
 
 
 def _flag(value: object) -> bool:
@@ -440,9 +452,9 @@ class Seeder:
                 refuses (a tag that is not a string, a label value that is not a scalar, a
                 ``version`` that is not a string, ``parameters`` that are not an object);
                 enforcement was asked for and the parameters or the schema fail; the job
-                variables fail the pool's variables schema; or ``parameters`` or
-                ``job_variables`` nest more than 256 levels deep (Prefect stores such a
-                deployment, then answers 500).
+                variables fail the pool's variables schema; or, checked last,
+                ``parameters`` or ``job_variables`` nest more than 256 levels deep (Prefect
+                stores such a deployment, then answers 500).
             WorkPoolNotFound: ``work_pool_name`` names no pool.
             BlockNotFound: a pool default names a block document that does not exist.
             TypeError: a deployment of this flow and name exists, and the repository lacks
@@ -463,6 +475,7 @@ class Seeder:
             if not found:
                 values = self._deployment_values(flow, fields)
                 deployment = Deployment(id=self.new_id(), flow_id=flow.id, name=name, **values)
+                _check_answerable(deployment)
                 self.repository.add_deployment(deployment)
                 return deployment
             if not isinstance(self.repository, DeploymentUpdates):
@@ -474,6 +487,7 @@ class Seeder:
                 raise TypeError(msg)
             values = self._deployment_values(flow, fields, found[0])
             deployment = attrs.evolve(found[0], **values)
+            _check_answerable(deployment)
             self.repository.replace_deployment(deployment)
             return deployment
 

@@ -14,7 +14,7 @@ from flowrun_adapters import open_repository
 from flowrun_adapters.memory import InMemoryRepository
 
 from flowrun_core import Deployment, DeploymentFlowRunCreate, FlowRunService, Seeder
-from flowrun_core.errors import InvalidEntity
+from flowrun_core.errors import InvalidEntity, WorkPoolNotFound
 from flowrun_core.ports import Repository
 from flowrun_core.seeding import DeploymentFields
 
@@ -159,4 +159,17 @@ def test_deployment_defaults_past_256_levels_are_refused(repo: Repository, field
         seed.deployment(flow, "deep", **{field: {"x": _nested(256)}})  # type: ignore[misc]
     assert caught.value.message == f"deployment {field} nest more than 256 levels deep"
     assert caught.value.entity == "deployment"
-    assert [d.name for d in repo.list_deployments()] == ["ok"]
+    # An update is checked as a creation is, and changes nothing when refused.
+    with pytest.raises(InvalidEntity):
+        seed.deployment(flow, "ok", **{field: {"x": _nested(256)}})  # type: ignore[misc]
+    assert [(d.name, getattr(d, field)) for d in repo.list_deployments()] == [
+        ("ok", {"x": _nested(255)})
+    ]
+    # Checked last, as Prefect fails only after its other checks: an unknown pool first.
+    with pytest.raises(WorkPoolNotFound):
+        seed.deployment(
+            flow,
+            "deep",
+            work_pool_name="nope",
+            **{field: {"x": _nested(256)}},  # type: ignore[misc]
+        )
