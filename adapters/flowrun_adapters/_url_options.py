@@ -6,24 +6,22 @@
 
 from __future__ import annotations
 
-from typing import Final
+from flowrun_core.rules.booleans import NotABoolean, lax_bool
 
-__all__ = ["FALSE_WORDS", "TRUE_WORDS", "url_flag", "url_float", "url_int", "url_text"]
-
-TRUE_WORDS: Final = frozenset({"1", "true", "yes", "on"})
-FALSE_WORDS: Final = frozenset({"0", "false", "no", "off"})
+__all__ = ["url_flag", "url_float", "url_int", "url_text"]
 
 
 def url_flag(key: str, text: str) -> bool:
-    """``text`` as a boolean (any case), or ``ValueError`` naming ``key``."""
-    word = text.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise ValueError(
-        f"URL option {key} must be true or false (or 1/0, yes/no, on/off), not {text!r}"
-    )
+    """``text`` as a boolean, read as Prefect reads one (:func:`lax_bool`), else ``ValueError``.
+
+    true/false, 1/0, yes/no, on/off, t/f and y/n, in any case; the error names ``key``.
+    """
+    try:
+        return lax_bool(text.strip())
+    except NotABoolean:
+        raise ValueError(
+            f"URL option {key} must be true or false (or 1/0, yes/no, on/off), not {text!r}"
+        ) from None
 
 
 def url_int(key: str, text: str) -> int:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from flowrun_adapters._url_options import (
-    FALSE_WORDS,
-    TRUE_WORDS,
-    url_flag,
-    url_float,
-    url_int,
-    url_text,
-)
+from flowrun_adapters._url_options import url_flag, url_float, url_int, url_text
 from hypothesis import given
 from hypothesis import strategies as st
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on", "t", "y"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", "f", "n"})
 
 
 @given(st.sampled_from(sorted(TRUE_WORDS | FALSE_WORDS)), st.sampled_from([str.upper, str.title]))
